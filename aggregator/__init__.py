@@ -1,0 +1,6 @@
+"""aggregator: polls feeds, recognises the same story across them, publishes one combined feed."""
+
+__version__ = "0.1.0"
+USER_AGENT = (
+    f"aggregator/{__version__} (+https://github.com/aggregator-project/aggregator; feed deduplicator)"
+)
