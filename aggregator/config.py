@@ -313,6 +313,13 @@ def _slug(url: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "feed"
 
 
+def _slug_title(title: str | None) -> str:
+    import unicodedata
+
+    ascii_title = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60]
+
+
 def _name_feeds(feeds: Sequence[FeedConfig]) -> tuple[FeedConfig, ...]:
     """Give unnamed feeds a name from their URL, unique among all names."""
     taken = {f.name for f in feeds if f.name}
@@ -321,7 +328,7 @@ def _name_feeds(feeds: Sequence[FeedConfig]) -> tuple[FeedConfig, ...]:
         if f.name:
             out.append(f)
             continue
-        base = name = _slug(f.url)
+        base = name = _slug_title(f.title) or _slug(f.url)
         n = 2
         while name in taken:
             name, n = f"{base}-{n}", n + 1

@@ -46,6 +46,10 @@ class FeedError(AggregatorError):
         self.url = url
         self.reason = message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (the parser pool): rebuild them from their fields.
+        return (self.__class__, (self.url, self.reason))
+
 
 class FetchError(FeedError):
     """The feed could not be downloaded."""
@@ -66,6 +70,9 @@ class HTTPStatusError(FetchError):
         super().__init__(url, message)
         self.status = status
         self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (self.__class__, (self.url, self.status, self.reason, self.retry_after))
 
 
 class ParseError(FeedError):

@@ -101,14 +101,16 @@ def list_feeds(session: Session, *, configured_only: bool = False) -> list[FeedS
 
 
 def feed_summaries(session: Session) -> list[FeedSummary]:
-    counts = dict(
-        session.execute(select(EntryRow.feed_id, func.count(EntryRow.id)).group_by(EntryRow.feed_id))
+    per_feed = select(EntryRow.feed_id, func.count(EntryRow.id), func.max(EntryRow.first_seen_at)).group_by(
+        EntryRow.feed_id
     )
-    last = dict(
-        session.execute(select(EntryRow.feed_id, func.max(EntryRow.first_seen_at)).group_by(EntryRow.feed_id))
-    )
+    stats: dict[int, tuple[int, datetime | None]] = {
+        fid: (n, last) for fid, n, last in session.execute(per_feed)
+    }
     return [
-        FeedSummary(state=s, entries=counts.get(s.id, 0), last_entry_at=last.get(s.id))
+        FeedSummary(
+            state=s, entries=stats.get(s.id, (0, None))[0], last_entry_at=stats.get(s.id, (0, None))[1]
+        )
         for s in list_feeds(session)
     ]
 

@@ -1,0 +1,145 @@
+"""Composition helpers shared by the CLI commands: settings → database → round → outputs.
+
+Builds the objects (engine, sessions, fetcher, parser pool, dedup matcher) from settings and
+wires them; holds no policy of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from aggregator import USER_AGENT
+from aggregator.config import OutputConfig, Settings
+from aggregator.errors import StoreError
+from aggregator.fetch import Fetcher, FetchSettings
+from aggregator.models import FeedRunResult, OutputMeta, StoryView
+from aggregator.outputs import keep_story
+from aggregator.parse.pool import ParsePool
+from aggregator.rounds import poll_round
+from aggregator.store import db
+from aggregator.store import feeds as feed_repo
+from aggregator.store import stories as story_repo
+from aggregator.store.values import FeedState
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+@contextlib.contextmanager
+def open_database(settings: Settings, *, migrate: bool = True) -> Iterator[Database]:
+    engine = db.open_engine(settings.database_url)
+    try:
+        if migrate:
+            db.ensure_schema(engine)
+        yield Database(engine, db.session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+def sync_config(database: Database, settings: Settings, now: datetime) -> list[FeedState]:
+    """Feed rows matching feeds.yaml, in config order."""
+    try:
+        with database.sessions.begin() as session:
+            return feed_repo.sync_feeds(session, settings.feeds, now)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot update the feeds table: {exc}") from exc
+
+
+def fetch_settings(settings: Settings) -> FetchSettings:
+    p = settings.polling
+    return FetchSettings(
+        user_agent=p.user_agent or USER_AGENT,
+        total_timeout=p.timeout.total_seconds(),
+        max_body_bytes=p.max_body,
+        limit=max(p.concurrency, 1),
+        limit_per_host=max(p.per_host, 1),
+    )
+
+
+@contextlib.asynccontextmanager
+async def round_tools(settings: Settings) -> AsyncIterator[tuple[Fetcher, ParsePool]]:
+    async with Fetcher(fetch_settings(settings)) as fetcher:
+        with ParsePool(workers=1, timeout=settings.polling.timeout.total_seconds()) as parser:
+            yield fetcher, parser
+
+
+async def run_round(
+    settings: Settings,
+    database: Database,
+    feeds: Sequence[FeedState],
+    *,
+    on_result: Callable[[FeedState, FeedRunResult], None] | None = None,
+) -> list[FeedRunResult]:
+    from aggregator.dedup_matcher import build_matcher
+
+    matcher = build_matcher(settings, database)
+    async with round_tools(settings) as (fetcher, parser):
+        return await poll_round(
+            feeds,
+            fetcher=fetcher,
+            parser=parser,
+            sessions=database.sessions,
+            clock=utcnow,
+            matcher=matcher,
+            concurrency=settings.polling.concurrency,
+            on_result=on_result,
+        )
+
+
+def output_stories(
+    settings: Settings, database: Database, output: OutputConfig, limit: int | None
+) -> tuple[OutputMeta, list[StoryView]]:
+    """The stories of one output, newest first, filtered, at most ``limit`` (None = all)."""
+    names = output.feed_names(settings.feeds)
+    with database.sessions() as session:
+        feeds = feed_repo.list_feeds(session)
+        ids = [f.id for f in feeds if f.name in names]
+        every = len(names) == len(settings.feeds)
+        stories = story_repo.latest_stories(
+            session, feed_ids=None if every else ids, limit=None if _filters(output) else limit
+        )
+    kept = [
+        s
+        for s in stories
+        if keep_story(
+            s,
+            include=output.include,
+            exclude=output.exclude,
+            language=output.language,
+            story_language=s.language,
+        )
+    ]
+    if limit is not None:
+        kept = kept[:limit]
+    updated = max((s.updated for s in kept), default=datetime(1970, 1, 1, tzinfo=UTC))
+    base = settings.server.base_url
+    meta = OutputMeta(
+        name=output.name,
+        title=output.title,
+        description=output.description or f"{output.title}: one item per story, copies listed",
+        home_url=f"{base.rstrip('/')}/" if base else None,
+        self_url=None,
+        updated=updated,
+    )
+    return meta, kept
+
+
+def _filters(output: OutputConfig) -> bool:
+    return bool(output.include or output.exclude or output.language)

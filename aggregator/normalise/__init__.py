@@ -1,0 +1,102 @@
+"""Parsed entries → ``Entry`` values ready to store. Pure: the clock comes in as ``now``.
+
+Computes identity keys (GUID key, canonical URL, normalised-text hash), sanitises HTML, extracts
+plain text and settles dates in UTC. Does not decide whether two entries are the same story.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin, urlsplit
+
+from aggregator.models import Entry, ParsedEntry, ParsedFeed
+from aggregator.normalise.text import html_to_text, sanitise_html
+from aggregator.normalise.urls import canonical_url, site_host
+
+__all__ = [
+    "canonical_url",
+    "effective_published",
+    "html_to_text",
+    "normalise_entry",
+    "normalise_feed",
+    "sanitise_html",
+    "site_host",
+    "text_fingerprint",
+]
+
+MAX_FUTURE = timedelta(hours=2)  # clock skew we forgive before calling a date "in the future"
+EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # before any feed format: a placeholder date
+MIN_WORDS_FOR_TEXT_KEY = 12  # shorter texts ("Read more", a caption) identify nothing
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def effective_published(
+    published: datetime | None, updated: datetime | None, now: datetime
+) -> tuple[datetime, bool]:
+    """(publish time, is_fallback): the feed's date if plausible, else ``now``.
+
+    A date more than ``MAX_FUTURE`` ahead, or before 1995, is treated as missing.
+    """
+    for candidate in (published, updated):
+        if candidate is not None and EARLIEST <= candidate <= now + MAX_FUTURE:
+            return candidate.astimezone(UTC), False
+    return now, True
+
+
+def text_fingerprint(text: str) -> str:
+    """sha256 of the text with case, punctuation and spacing folded away; "" when too short."""
+    folded = _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split()
+    if len(folded) < MIN_WORDS_FOR_TEXT_KEY:
+        return ""
+    return hashlib.sha256(" ".join(folded).encode()).hexdigest()
+
+
+def _absolute(link: str | None, base_url: str) -> str:
+    if not link:
+        return ""
+    url = urljoin(base_url, link.strip())
+    return url if urlsplit(url).scheme in ("http", "https") else ""
+
+
+def normalise_entry(entry: ParsedEntry, *, feed_url: str, base_url: str, now: datetime) -> Entry:
+    url = _absolute(entry.link, base_url)
+    canon = canonical_url(url)
+    content = sanitise_html(entry.content_html, url or base_url)
+    summary = sanitise_html(entry.summary_html, url or base_url)
+    text = html_to_text(content if len(content) >= len(summary) else summary)
+    title = " ".join(entry.title.split())
+    published, fallback = effective_published(entry.published, entry.updated, now)
+    digest = hashlib.sha256(f"{title}\0{text}".encode()).hexdigest()
+    guid = (entry.guid or "").strip()
+    return Entry(
+        guid_key=guid or canon or f"sha1:{hashlib.sha1(digest.encode()).hexdigest()}",
+        url=url,
+        canonical_url=canon,
+        title=title,
+        content_html=content,
+        summary_html=summary,
+        text=text,
+        published=published,
+        published_is_fallback=fallback,
+        updated=entry.updated,
+        author=entry.author,
+        language=entry.language,
+        content_hash=hashlib.sha256(f"{title}\0{content}\0{summary}".encode()).hexdigest(),
+        text_hash=text_fingerprint(text),
+    )
+
+
+def normalise_feed(feed: ParsedFeed, *, feed_url: str, base_url: str, now: datetime) -> list[Entry]:
+    """All entries of a document; a GUID key repeated within one document keeps its first entry."""
+    seen: set[str] = set()
+    out: list[Entry] = []
+    for parsed in feed.entries:
+        entry = normalise_entry(parsed, feed_url=feed_url, base_url=base_url, now=now)
+        if entry.guid_key in seen:
+            continue
+        seen.add(entry.guid_key)
+        out.append(entry)
+    return out
