@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator import USER_AGENT
 from aggregator.config import OutputConfig, Settings
+from aggregator.dedup_matcher import build_matcher
 from aggregator.errors import StoreError
 from aggregator.fetch import Fetcher, FetchSettings
 from aggregator.models import FeedRunResult, OutputMeta, StoryView
@@ -87,8 +88,6 @@ async def run_round(
     *,
     on_result: Callable[[FeedState, FeedRunResult], None] | None = None,
 ) -> list[FeedRunResult]:
-    from aggregator.dedup_matcher import build_matcher
-
     matcher = build_matcher(settings, database)
     async with round_tools(settings) as (fetcher, parser):
         return await poll_round(

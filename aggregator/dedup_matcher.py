@@ -1,14 +1,167 @@
-"""Bridge between the store and the near-duplicate engine (filled in when the engine lands)."""
+"""Connects the in-memory dedup engine to the store: load state, place entries, persist.
+
+The engine is built once per process from stored signatures and boilerplate counts (never
+from pickles, never by re-reading every text); each feed run then reads candidate texts on
+demand through the run's own session, so uncommitted entries of the same run are visible.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from aggregator.clustering import Placement
+from aggregator.dedup import (
+    ALGO_VERSION,
+    NUM_PERM,
+    SEED,
+    DedupDoc,
+    DedupSettings,
+    Engine,
+    MemberInfo,
+    Prepared,
+    Signature,
+    elect_representative,
+)
+from aggregator.normalise.urls import site_host
+from aggregator.store import dedup as dedup_repo
+from aggregator.store import entries as entry_repo
+from aggregator.store import stories as story_repo
+from aggregator.store.schema import EntryRow, FeedRow
+from aggregator.store.values import FeedState, StoredEntry
 
 if TYPE_CHECKING:
     from aggregator.app import Database
-    from aggregator.clustering import NearDuplicateMatcher
     from aggregator.config import Settings
 
+log = logging.getLogger(__name__)
 
-def build_matcher(settings: Settings, database: Database) -> NearDuplicateMatcher | None:
-    return None
+
+def _doc(entry_id: int, feed_id: int, title: str, text: str, time: datetime) -> DedupDoc:
+    return DedupDoc(entry_id=entry_id, feed_id=feed_id, title=title, text=text, time=time)
+
+
+class StoreMatcher:
+    """``NearDuplicateMatcher`` backed by ``Engine`` and the store."""
+
+    def __init__(self, settings: DedupSettings) -> None:
+        self.settings = settings
+        self._session: Session | None = None
+        self.engine = Engine(settings, self._lookup)
+        self._pending: dict[int, Prepared] = {}
+
+    # ------------------------------------------------------------------ loading
+    def load(self, session: Session) -> int:
+        """Rebuild the engine from the database; returns the number of entries indexed."""
+        for feed_id, docs, counts in dedup_repo.boilerplate_state(session):
+            self.engine.boilerplate.load(feed_id, docs, counts)
+        stale: list[int] = []
+        for entry_id, story_id, time, version, data in dedup_repo.signatures_with_stories(session):
+            sig = Signature.from_bytes(data)
+            if version != ALGO_VERSION or not sig.compatible():
+                stale.append(entry_id)
+                continue
+            self.engine.add(entry_id, story_id, time, sig)
+        if stale:
+            log.warning(
+                "%d signatures were made by another algorithm version; run `aggregator dedup rebuild`",
+                len(stale),
+            )
+        return len(self.engine)
+
+    def _lookup(self, ids: Sequence[int]) -> list[DedupDoc]:
+        if self._session is None:
+            return []
+        return [_doc(*row) for row in dedup_repo.entry_texts(self._session, list(ids))]
+
+    # ------------------------------------------------------------------ NearDuplicateMatcher
+    def observe(self, session: Session, feed: FeedState, entries: Sequence[StoredEntry]) -> None:
+        self._session = session
+        if not entries:
+            return
+        delta = self.engine.boilerplate.observe(feed.id, [e.text for e in entries])
+        dedup_repo.add_boilerplate(session, feed.id, delta, len(entries), entries[0].first_seen)
+
+    def _prepare(self, session: Session, entry: StoredEntry) -> Prepared:
+        prep = self._pending.get(entry.id)
+        if prep is None:
+            prep = self.engine.prepare(
+                _doc(entry.id, entry.feed_id, entry.title, entry.text, entry.published)
+            )
+            self._pending[entry.id] = prep
+            dedup_repo.save_signature(
+                session,
+                entry.id,
+                version=ALGO_VERSION,
+                num_perm=NUM_PERM,
+                seed=SEED,
+                data=prep.signature.to_bytes(),
+                time=entry.published,
+            )
+        return prep
+
+    def place(self, session: Session, feed: FeedState, entry: StoredEntry) -> Placement | None:
+        self._session = session
+        if not self.settings.enabled:
+            return None
+        doc = _doc(entry.id, entry.feed_id, entry.title, entry.text, entry.published)
+        decision = self.engine.assign(doc, self._prepare(session, entry))
+        if decision.story_id is None:
+            return None
+        return Placement(
+            decision.story_id,
+            decision.match,
+            decision.similarity,
+            decision.matched_entry_id,
+            dict(decision.detail),
+        )
+
+    def placed(self, session: Session, entry: StoredEntry, story_id: int) -> None:
+        prep = self._prepare(session, entry)
+        self._pending.pop(entry.id, None)
+        self.engine.add(entry.id, story_id, entry.published, prep.signature, prep.indexable)
+
+    def elect(self, session: Session, story_id: int) -> tuple[int, datetime]:
+        ids = [m.entry_id for m in story_repo.members_of(session, story_id)]
+        rows = session.execute(select_members(ids)).all()
+        infos = [
+            MemberInfo(
+                entry_id=e.id,
+                feed_site=site_host(f.site_url or f.url),
+                feed_title=f.title or "",
+                priority=f.priority,
+                time=e.published_at,
+                text_length=len(e.text),
+                attributed_sources=self.engine.attributions(
+                    _doc(e.id, e.feed_id, e.title, e.text, e.published_at)
+                ),
+            )
+            for e, f in rows
+        ]
+        rep = elect_representative(infos)
+        published = next(e.published_at for e, _ in rows if e.id == rep)
+        return rep, published
+
+    def forget_run(self) -> None:
+        """After a rolled-back run: drop what the run prepared (the caller reloads if needed)."""
+        self._pending.clear()
+
+
+def select_members(ids: list[int]):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    return select(EntryRow, FeedRow).join(FeedRow, FeedRow.id == EntryRow.feed_id).where(EntryRow.id.in_(ids))
+
+
+def build_matcher(settings: Settings, database: Database) -> StoreMatcher | None:
+    """The matcher for this process, loaded from the database; None when dedup is off."""
+    if not settings.dedup.enabled:
+        return None
+    matcher = StoreMatcher(DedupSettings(enabled=True, window=settings.dedup.window))
+    with database.sessions() as session:
+        matcher.load(session)
+    return matcher

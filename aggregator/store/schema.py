@@ -101,6 +101,7 @@ class FeedRow(Base):
     gone: Mapped[bool] = mapped_column(Boolean, default=False)
     moved_from: Mapped[str | None] = mapped_column(String(2048))
     notes: Mapped[str | None] = mapped_column(Text)
+    boilerplate_docs: Mapped[int] = mapped_column(Integer, default=0)  # entries counted for it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

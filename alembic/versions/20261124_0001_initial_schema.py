@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-24 14:14:39.026173
+Create Date: 2026-11-24 14:31:37.293040
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("gone", sa.Boolean(), nullable=False),
         sa.Column("moved_from", sa.String(length=2048), nullable=True),
         sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("boilerplate_docs", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feeds")),
         sa.UniqueConstraint("config_url", name=op.f("uq_feeds_config_url")),

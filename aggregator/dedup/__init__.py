@@ -1,0 +1,24 @@
+"""Same-story detection: text cleaning, MinHash LSH candidates, verification, election.
+
+Identity matches (same GUID, canonical URL or text) are found by the store before this runs;
+this package handles copies that differ: syndicated under another headline, reworded (spun),
+excerpted, edited. Pure and in memory; ``aggregator.dedup_matcher`` connects it to the store.
+"""
+
+from aggregator.dedup.elect import MemberInfo, elect_representative
+from aggregator.dedup.engine import Decision, DedupDoc, DedupSettings, Engine, Prepared
+from aggregator.dedup.signature import ALGO_VERSION, NUM_PERM, SEED, Signature
+
+__all__ = [
+    "ALGO_VERSION",
+    "NUM_PERM",
+    "SEED",
+    "Decision",
+    "DedupDoc",
+    "DedupSettings",
+    "Engine",
+    "MemberInfo",
+    "Prepared",
+    "Signature",
+    "elect_representative",
+]

@@ -1,0 +1,61 @@
+"""Boilerplate learned per feed: lines that recur across a feed's entries are not the story.
+
+A site's furniture (a newsletter pitch, "This article originally appeared on ...", a fixed
+disclaimer, a sign-off) repeats across its entries while article text does not. We count, per
+feed, in how many distinct entries each normalised line occurs; a line seen in at least
+``MIN_DOCS`` entries and in at least ``MIN_SHARE`` of the feed's entries is boilerplate for that
+feed. Counts, not rules, so no site's strings are written in code; the state is plain integers
+that the store persists, and entries are counted once each (only new entries are observed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+import xxhash
+
+from aggregator.dedup.text import fold
+
+MIN_DOCS = 4  # a line in four different entries of one feed is no coincidence...
+MIN_SHARE = 0.1  # ...unless the feed has thousands of entries; then it must be common too
+MAX_LINE = 300  # longer lines are paragraphs: articles may legitimately repeat quotes
+_DIGITS = re.compile(r"\d+")
+
+
+def line_key(line: str) -> int:
+    """A signed 63-bit key of a folded line (digits folded, so "© 2024"/"© 2025" are one line)."""
+    folded = _DIGITS.sub("0", " ".join(fold(line).split()))
+    return xxhash.xxh64_intdigest(folded.encode()) & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class Boilerplate:
+    """Per-feed line counts; ``observe`` new entries, ask ``is_boilerplate``."""
+
+    def __init__(self) -> None:
+        self._counts: dict[int, Counter[int]] = {}
+        self._docs: Counter[int] = Counter()
+
+    def load(self, feed_id: int, docs: int, counts: Mapping[int, int]) -> None:
+        self._docs[feed_id] = docs
+        self._counts[feed_id] = Counter(counts)
+
+    def observe(self, feed_id: int, texts: Iterable[str]) -> dict[int, int]:
+        """Count the lines of new entries; returns the count changes (for the store)."""
+        delta: Counter[int] = Counter()
+        for text in texts:
+            keys = {line_key(ln) for ln in text.split("\n") if 0 < len(ln.strip()) <= MAX_LINE}
+            delta.update(keys)
+            self._docs[feed_id] += 1
+        self._counts.setdefault(feed_id, Counter()).update(delta)
+        return dict(delta)
+
+    def docs(self, feed_id: int) -> int:
+        return self._docs[feed_id]
+
+    def is_boilerplate(self, feed_id: int, line: str) -> bool:
+        if len(line) > MAX_LINE:
+            return False
+        n = self._counts.get(feed_id, Counter()).get(line_key(line), 0)
+        return n >= MIN_DOCS and n >= MIN_SHARE * self._docs[feed_id]

@@ -1,0 +1,71 @@
+"""Representative election: the original publisher's copy stands for the story.
+
+Order: (1) a member that names its source in an attribution line points at the member from
+that source's feed (matched by the feed's site host or title); (2) the feed's configured
+priority; (3) the earliest published; (4) the fullest text; (5) the lowest entry id, so the
+result never depends on the order members arrived in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    entry_id: int
+    feed_site: str  # host of the feed's site, without www.: "example.co.id"
+    feed_title: str
+    priority: int
+    time: datetime
+    text_length: int
+    attributed_sources: tuple[str, ...] = ()  # what this member says it was taken from
+
+
+def _squash(text: str) -> str:
+    return _NON_ALNUM.sub("", text.lower())
+
+
+def _names_source(member: MemberInfo, source: str) -> bool:
+    """Whether ``source`` (a domain or an outlet's name) designates this member's feed."""
+    src = source.lower().removeprefix("www.")
+    site = member.feed_site
+    if site and ("." in src) and (src == site or site.endswith("." + src) or src.endswith("." + site)):
+        return True
+    squashed = _squash(src.split(".")[0] if "." in src else src)
+    if len(squashed) < 3:
+        return False
+    site_label = _squash(site.split(".")[0]) if site else ""
+    return squashed == site_label or squashed in _squash(member.feed_title)
+
+
+def pointed_at(members: Sequence[MemberInfo]) -> set[int]:
+    """Entry ids that another member names as its source."""
+    out: set[int] = set()
+    for m in members:
+        for src in m.attributed_sources:
+            for other in members:
+                if other.entry_id != m.entry_id and _names_source(other, src):
+                    out.add(other.entry_id)
+    return out
+
+
+def elect_representative(members: Sequence[MemberInfo]) -> int:
+    if not members:
+        raise ValueError("a story without members has no representative")
+    named = pointed_at(members)
+    return min(
+        members,
+        key=lambda m: (
+            m.entry_id not in named,
+            -m.priority,
+            m.time,
+            -m.text_length,
+            m.entry_id,
+        ),
+    ).entry_id

@@ -1,0 +1,140 @@
+"""Text for similarity: boilerplate out, tokens and anchors in. Pure and language-light.
+
+Works on the plain text ``normalise`` produced (block elements on their own lines). General
+patterns remove what any news site adds around an article — "read more"/"baca juga" link lines,
+advertisement markers, datelines, attribution tails — in English and Indonesian; what a given
+site adds beyond that is learned per feed (``boilerplate.py``). No site names live here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import xxhash
+
+# Lines that are navigation or furniture, not article text (matched on the casefolded line).
+FURNITURE = re.compile(
+    r"^\W*(?:"
+    r"baca juga|lihat juga|simak juga|tonton juga|baca selengkapnya|selengkapnya|"
+    r"read more|read also|see also|related|more:|also read|watch:|recommended|"
+    r"advertisement|advertorial|iklan|scroll to continue|scroll untuk melanjutkan|"
+    r"share this|bagikan|follow us|ikuti kami|subscribe|click here|klik di sini|"
+    r"\[gambas:|sponsored"
+    r")",
+    re.IGNORECASE,
+)
+# Attribution lines: "Sumber: x", "Source: Reuters", "This article originally appeared on x".
+ATTRIBUTION = re.compile(
+    r"^\W*(?:sumber|source|sources|via|credit|kredit|dikutip dari|disadur dari|"
+    r"(?:this|the) (?:article|story|post) (?:was )?(?:first |originally )?"
+    r"(?:appeared|published|ran)(?: on| in| at)?|"
+    r"originally (?:appeared|published)(?: on| in| at)?|"
+    r"artikel ini (?:telah )?(?:tayang|terbit|dimuat) (?:di|pada)|"
+    r"(?:first )?published (?:on|by|in))\s*:?\s*(?P<src>.{2,120}?)\W*$",
+    re.IGNORECASE,
+)
+# Editor initials and similar sign-offs: "(rea/rir)", "(ant/ab)", "(AP)".
+SIGN_OFF = re.compile(r"^\(?[a-z]{1,5}(?:/[a-z]{1,5})+\)?\.?$|^\([A-Za-z]{1,12}\)$", re.IGNORECASE)
+# Dateline at the start of an article: "JAKARTA, Site -", "LONDON (Reuters) -", "Jakarta, X --".
+DATELINE = re.compile(
+    r"^[A-Z][\w'.]*(?:[ -][A-Z][\w'.]*){0,3}\s*(?:,\s*[^-–—,.]{1,40}?)?\s*(?:\([^)]{1,40}\))?"
+    r"\s*(?:[-–—]{1,2}|:)\s+",
+)
+BARE_DOMAIN = re.compile(r"^\W*([a-z0-9-]+(?:\.[a-z0-9-]+)+)\W*$", re.IGNORECASE)
+_DOMAIN_IN = re.compile(r"\b([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})\b", re.IGNORECASE)
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CAPITAL = re.compile(r"(?<![.!?:\"“]\s)(?<!^)\b([A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)", re.UNICODE)
+_SENTENCE_END = re.compile(r"[.!?]\s+|\n")
+
+MIN_CONTENT_LEN = 4  # tokens shorter than this carry little (the, dan, yang, of): a stop-list
+#                      that needs no language list. Numbers are kept at any length.
+LEAD_TOKENS = 60  # an excerpt carries roughly this much of an article's beginning
+
+
+def fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def attributions(text: str) -> tuple[str, ...]:
+    """Sources a copy names in an attribution line (domains or outlet names), lower-case."""
+    found: list[str] = []
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    for i, line in enumerate(lines):
+        m = ATTRIBUTION.match(line)
+        if m:
+            found.append(m.group("src").strip().lower())
+        elif i >= len(lines) - 2 and BARE_DOMAIN.match(line):
+            found.append(BARE_DOMAIN.match(line).group(1).lower())  # type: ignore[union-attr]
+    out: list[str] = []
+    for src in found:
+        domains = _DOMAIN_IN.findall(src)
+        out.extend(d.lower() for d in domains) if domains else out.append(src)
+    return tuple(dict.fromkeys(out))
+
+
+def strip_furniture(lines: Sequence[str], is_learned: Callable[[str], bool]) -> list[str]:
+    """Drop navigation, attribution and learned boilerplate lines; strip a leading dateline."""
+    kept: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or is_learned(stripped):
+            continue
+        if FURNITURE.match(stripped) or ATTRIBUTION.match(stripped) or SIGN_OFF.match(stripped):
+            continue
+        if BARE_DOMAIN.match(stripped):
+            continue
+        kept.append(stripped)
+    if kept:
+        first = DATELINE.sub("", kept[0], count=1)
+        if len(first) >= 0.5 * len(kept[0]) and len(first) > 20:
+            kept[0] = first
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What verification compares: computed once per entry and cached."""
+
+    tokens: tuple[str, ...]  # content tokens in order (folded)
+    token_set: frozenset[str]
+    lead_set: frozenset[str]  # content tokens of the first LEAD_TOKENS words
+    numbers: frozenset[str]
+    names: frozenset[str]  # capitalised words not opening a sentence, folded
+    trigrams: frozenset[int]  # hashes of word 3-grams over all words (order-sensitive)
+    title_set: frozenset[str]
+    length: int  # words in the cleaned text
+
+
+def content_tokens(text: str) -> list[str]:
+    return [t for t in _WORD.findall(fold(text)) if len(t) >= MIN_CONTENT_LEN or t.isdigit()]
+
+
+def features(title: str, lines: Sequence[str]) -> Features:
+    body = "\n".join(lines)
+    words = _WORD.findall(fold(body))
+    tokens = [t for t in words if len(t) >= MIN_CONTENT_LEN or any(c.isdigit() for c in t)]
+    numbers = frozenset(t for t in words if any(c.isdigit() for c in t))
+    names: set[str] = set()
+    for sentence in _SENTENCE_END.split(body):
+        for m in _CAPITAL.finditer(sentence.strip()):
+            for w in m.group(1).split():
+                if len(w) >= 3:
+                    names.add(fold(w))
+    trigrams = frozenset(
+        xxhash.xxh32_intdigest(f"{words[i]} {words[i + 1]} {words[i + 2]}".encode())
+        for i in range(len(words) - 2)
+    )
+    lead_words = words[:LEAD_TOKENS]
+    return Features(
+        tokens=tuple(tokens),
+        token_set=frozenset(tokens),
+        lead_set=frozenset(t for t in lead_words if len(t) >= MIN_CONTENT_LEN or t.isdigit()),
+        numbers=numbers,
+        names=frozenset(names),
+        trigrams=trigrams,
+        title_set=frozenset(content_tokens(title)),
+        length=len(words),
+    )
