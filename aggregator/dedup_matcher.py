@@ -29,7 +29,6 @@ from aggregator.dedup import (
 )
 from aggregator.normalise.urls import site_host
 from aggregator.store import dedup as dedup_repo
-from aggregator.store import entries as entry_repo
 from aggregator.store import stories as story_repo
 from aggregator.store.schema import EntryRow, FeedRow
 from aggregator.store.values import FeedState, StoredEntry

@@ -46,6 +46,8 @@ DATELINE = re.compile(
 BARE_DOMAIN = re.compile(r"^\W*([a-z0-9-]+(?:\.[a-z0-9-]+)+)\W*$", re.IGNORECASE)
 _DOMAIN_IN = re.compile(r"\b([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})\b", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Figures as written: "2,556.32", "4.9", "1986" (separators kept, so 48.31 is not "48" + "31").
+_NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 _CAPITAL = re.compile(r"(?<![.!?:\"“]\s)(?<!^)\b([A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?]\s+|\n")
 
@@ -75,8 +77,11 @@ def attributions(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def strip_furniture(lines: Sequence[str], is_learned: Callable[[str], bool]) -> list[str]:
-    """Drop navigation, attribution and learned boilerplate lines; strip a leading dateline."""
+def strip_furniture(lines: Sequence[str], is_learned: Callable[[str], bool]) -> tuple[list[str], str]:
+    """Drop navigation, attribution and learned boilerplate lines; strip a leading dateline.
+
+    Returns the kept lines and the dateline that was removed ("" if none).
+    """
     kept: list[str] = []
     for line in lines:
         stripped = line.strip()
@@ -87,11 +92,13 @@ def strip_furniture(lines: Sequence[str], is_learned: Callable[[str], bool]) -> 
         if BARE_DOMAIN.match(stripped):
             continue
         kept.append(stripped)
+    dateline = ""
     if kept:
         first = DATELINE.sub("", kept[0], count=1)
         if len(first) >= 0.5 * len(kept[0]) and len(first) > 20:
+            dateline = kept[0][: len(kept[0]) - len(first)]
             kept[0] = first
-    return kept
+    return kept, dateline
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,8 @@ class Features:
     names: frozenset[str]  # capitalised words not opening a sentence, folded
     trigrams: frozenset[int]  # hashes of word 3-grams over all words (order-sensitive)
     title_set: frozenset[str]
+    title_names: frozenset[str]  # title words that the text uses as proper names: the subject
+    words: frozenset[str]  # every folded word of title and text (for subject checks)
     length: int  # words in the cleaned text
 
 
@@ -112,11 +121,13 @@ def content_tokens(text: str) -> list[str]:
     return [t for t in _WORD.findall(fold(text)) if len(t) >= MIN_CONTENT_LEN or t.isdigit()]
 
 
-def features(title: str, lines: Sequence[str]) -> Features:
+def features(title: str, lines: Sequence[str], dateline: str = "") -> Features:
+    """``dateline`` is the stripped dateline, kept for its figures (a filing date tells two
+    runs of a recurring report apart)."""
     body = "\n".join(lines)
     words = _WORD.findall(fold(body))
     tokens = [t for t in words if len(t) >= MIN_CONTENT_LEN or any(c.isdigit() for c in t)]
-    numbers = frozenset(t for t in words if any(c.isdigit() for c in t))
+    numbers = frozenset(_NUMBER.findall(f"{dateline} {body}"))
     names: set[str] = set()
     for sentence in _SENTENCE_END.split(body):
         for m in _CAPITAL.finditer(sentence.strip()):
@@ -136,5 +147,7 @@ def features(title: str, lines: Sequence[str]) -> Features:
         names=frozenset(names),
         trigrams=trigrams,
         title_set=frozenset(content_tokens(title)),
+        title_names=frozenset(w for w in _WORD.findall(fold(title)) if w in names),
+        words=frozenset(words) | frozenset(_WORD.findall(fold(title))),
         length=len(words),
     )

@@ -10,6 +10,8 @@ Signals (each symmetric, computed on cleaned text):
 - ``numbers`` / ``names``: agreement of the figures and proper names. Template stories
   (bulletins, results, market reports) share their wording but not these: they veto a match.
 - ``title``: overlap of title tokens; supports a borderline match, never decides alone.
+- subject and filing date: a proper name in each headline that the other entry never mentions
+  (two issuers, two teams) marks different stories, however alike the wording.
 
 THRESHOLDS — tuned on a labelled development corpus of syndicated, spun, excerpted and edited
 copies and hard negatives; read the comment on each row before changing it.
@@ -30,13 +32,18 @@ CONTAINMENT_SHORT     = 0.80  # the same for short texts (< SHORT_TOKENS): chanc
 SHORT_TOKENS          = 40    # an excerpt's size: ~25-45 content tokens
 LEAD_ACCEPT           = 0.70  # an excerpt's tokens against the other's opening words
 NUMBERS_VETO          = 0.50  # fewer than half the figures shared (>= NUMBERS_MIN each): other event
-NUMBERS_MIN           = 3     # with fewer figures, number agreement says little
+NUMBERS_MIN           = 2     # with fewer figures, number agreement says little
 NAMES_VETO            = 0.34  # fewer than a third of the proper names shared: other people/places
 NAMES_MIN             = 4     # with fewer names, name agreement says little
 TITLE_SUPPORT         = 0.50  # title overlap that lets a match pass at SUPPORT_MARGIN below accept
 SUPPORT_MARGIN        = 0.08
 STORY_SUPPORT         = 0.40  # mean containment against the story's other members (anti-chaining)
 # fmt: on
+
+
+VETOES = frozenset({"numbers-differ", "names-differ", "subjects-differ"})
+# Vetoes that hold between any two members of a story, whatever part of it each one covers.
+STORY_VETOES = frozenset({"subjects-differ"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,10 @@ def signals(a: Features, b: Features) -> dict[str, float]:
     names = _agreement(small.names, large.names, NAMES_MIN)
     if numbers is not None:
         detail["numbers"] = numbers
+    # Each headline names someone the other entry never mentions: two subjects. (One-sided
+    # absence is common in true copies: reworded headlines add names, excerpts drop them.)
+    if (a.title_names - b.words) and (b.title_names - a.words):
+        detail["subject_conflict"] = 1.0
     if names is not None:
         detail["names"] = names
     return detail
@@ -81,6 +92,8 @@ def verify(a: Features, b: Features) -> Verdict:
     best = max(d["trigrams"], d["containment"], d["lead"])
     if n_small < MIN_TOKENS:
         return Verdict(False, best, "too-short", d)
+    if d.get("subject_conflict"):
+        return Verdict(False, best, "subjects-differ", d)
     if d.get("numbers", 1.0) < NUMBERS_VETO:
         return Verdict(False, best, "numbers-differ", d)
     if d.get("names", 1.0) < NAMES_VETO:

@@ -19,6 +19,7 @@ from aggregator.normalise.urls import canonical_url, site_host
 __all__ = [
     "canonical_url",
     "effective_published",
+    "guid_key",
     "html_to_text",
     "normalise_entry",
     "normalise_feed",
@@ -34,16 +35,25 @@ _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
 def effective_published(
-    published: datetime | None, updated: datetime | None, now: datetime
+    published: datetime | None,
+    updated: datetime | None,
+    now: datetime,
+    max_future: timedelta = MAX_FUTURE,
 ) -> tuple[datetime, bool]:
-    """(publish time, is_fallback): the feed's date if plausible, else ``now``.
+    """(publish time in UTC, is_fallback): the feed's published date, else its updated date.
 
-    A date more than ``MAX_FUTURE`` ahead, or before 1995, is treated as missing.
+    Dates before 1995 are placeholders (``1970-01-01``, ``0001-01-01``) and count as missing.
+    With no usable date, or one more than ``max_future`` ahead of ``now`` (a wrong zone or a
+    scheduled post), the answer is ``now``, flagged as a fallback. A date slightly ahead, within
+    the tolerance (clock skew), is kept but never later than ``now``.
     """
     for candidate in (published, updated):
-        if candidate is not None and EARLIEST <= candidate <= now + MAX_FUTURE:
-            return candidate.astimezone(UTC), False
-    return now, True
+        if candidate is None or candidate < EARLIEST:
+            continue
+        if candidate > now + max_future:
+            return now.astimezone(UTC), True
+        return min(candidate, now).astimezone(UTC), False
+    return now.astimezone(UTC), True
 
 
 def text_fingerprint(text: str) -> str:
@@ -52,6 +62,16 @@ def text_fingerprint(text: str) -> str:
     if len(folded) < MIN_WORDS_FOR_TEXT_KEY:
         return ""
     return hashlib.sha256(" ".join(folded).encode()).hexdigest()
+
+
+def guid_key(guid: str | None, canonical: str, title: str, text: str) -> str:
+    """Per-feed identity: the GUID (trimmed), else the canonical link, else a hash of the words."""
+    guid = (guid or "").strip()
+    if guid:
+        return guid
+    if canonical:
+        return canonical
+    return "sha1:" + hashlib.sha1(f"{title}\0{text}".encode(), usedforsecurity=False).hexdigest()
 
 
 def _absolute(link: str | None, base_url: str) -> str:
@@ -69,10 +89,8 @@ def normalise_entry(entry: ParsedEntry, *, feed_url: str, base_url: str, now: da
     text = html_to_text(content if len(content) >= len(summary) else summary)
     title = " ".join(entry.title.split())
     published, fallback = effective_published(entry.published, entry.updated, now)
-    digest = hashlib.sha256(f"{title}\0{text}".encode()).hexdigest()
-    guid = (entry.guid or "").strip()
     return Entry(
-        guid_key=guid or canon or f"sha1:{hashlib.sha1(digest.encode()).hexdigest()}",
+        guid_key=guid_key(entry.guid, canon, title, text),
         url=url,
         canonical_url=canon,
         title=title,

@@ -19,15 +19,22 @@ __all__ = ["parse"]
 
 
 def parse(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed | FeedDiscovery:
-    """Parse one fetched document. Raises ``ParseError`` naming ``url`` and what is wrong."""
+    """Parse one fetched document. Raises ``ParseError`` naming ``url`` and what is wrong.
+
+    ``headers`` are the response headers with lower-case names; ``url`` is the final URL after
+    redirects (the base for relative links).
+    """
     if not body.strip():
-        raise ParseError(url, "the server sent an empty document (HTTP 200 with no body)")
+        raise ParseError(url, "the server sent an empty document")
     content_type = headers.get("content-type", "").lower()
     if looks_like_json_feed(body, content_type):
         return parse_json_feed(body, url)
     result, warnings = parse_xml_feed(body, headers, url)
     if result.get("version") or result.get("entries"):
-        return to_parsed_feed(result, warnings)
+        feed = to_parsed_feed(result, warnings)
+        if feed.entries or feed.title:
+            return feed
+        raise ParseError(url, f"the {feed.format} feed has no entries and no title")
     if looks_like_html(body, content_type):
         found = discover_feed(body, url)
         if found is not None:

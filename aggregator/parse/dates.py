@@ -8,6 +8,7 @@ registered once, at import, with ``feedparser.registerDateHandler``; they return
 
 from __future__ import annotations
 
+import calendar
 import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -122,14 +123,27 @@ def _zone_handler(value: str) -> time.struct_time | None:
         return None
     hours = ZONES[m.group(1).lower()]
     fixed = value[: m.start()] + f" +{hours:02d}00"
-    parsed = feedparser.datetimes._parse_date(fixed)  # type: ignore[attr-defined]
+    parsed = feedparser.datetimes._parse_date(fixed)
     return parsed if parsed else _handler(value)
+
+
+def parse_any(value: str) -> datetime | None:
+    """Any date feedparser can read (ours included), as aware UTC; None when unreadable."""
+    try:
+        parsed = feedparser.datetimes._parse_date(value)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def register() -> None:
     """Register our handlers (idempotent); later registrations are tried first by feedparser."""
-    if getattr(register, "done", False):
-        return
-    feedparser.registerDateHandler(_handler)
-    feedparser.registerDateHandler(_zone_handler)
-    register.done = True  # type: ignore[attr-defined]
+    handlers = feedparser.datetimes._date_handlers
+    for handler in (_handler, _zone_handler):
+        if handler not in handlers:
+            feedparser.registerDateHandler(handler)

@@ -1,4 +1,8 @@
-"""JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1), which feedparser 6 does not read."""
+"""JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1), which feedparser 6 does not read.
+
+Feeds are written by hand as often as by libraries, so a field of the wrong type (a number
+where a string belongs) is skipped with a warning rather than failing the whole document.
+"""
 
 from __future__ import annotations
 
@@ -9,88 +13,135 @@ from typing import Any
 
 from aggregator.errors import ParseError
 from aggregator.models import ParsedEntry, ParsedFeed
-from aggregator.parse.limits import MAX_ENTRIES, cut_html, cut_title
+from aggregator.parse import dates
+from aggregator.parse.limits import MAX_ENTRIES, cut_field, cut_html, cut_title
 
 VERSIONS = {"https://jsonfeed.org/version/1": "json10", "https://jsonfeed.org/version/1.1": "json11"}
+_VERSION_PREFIX = "//jsonfeed.org/version/"
+_MAX_WARNINGS = 20
 
 
 def looks_like_json_feed(body: bytes, content_type: str) -> bool:
+    """A JSON content type, or an object that names a JSON Feed version near its start."""
     head = body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head.startswith(b"{"):
         return False
-    return b"jsonfeed.org/version" in body[:65536] or "json" in content_type
+    return "json" in content_type or b"jsonfeed.org/version" in body[:65536]
 
 
-def _str(item: dict[str, Any], key: str, warnings: list[str]) -> str | None:
-    value = item.get(key)
-    if value is None:
+class _Reader:
+    """Typed access to one JSON object, collecting a warning for each field of the wrong type."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.warnings = warnings
+
+    def warn(self, message: str) -> None:
+        if len(self.warnings) < _MAX_WARNINGS and message not in self.warnings:
+            self.warnings.append(message)
+
+    def text(self, obj: dict[str, Any], key: str) -> str | None:
+        value = obj.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        self.warn(f"{key!r} is a {type(value).__name__}, not a string; ignored")
         return None
-    if isinstance(value, str):
-        return value
-    warnings.append(f"{key!r} is {type(value).__name__}, not a string; ignored")
-    return None
 
+    def date(self, obj: dict[str, Any], key: str) -> datetime | None:
+        value = self.text(obj, key)
+        if not value or not value.strip():
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            fallback = dates.parse_any(value)
+            if fallback is None:
+                self.warn(f"unreadable date {value[:60]!r} in {key!r}")
+            return fallback
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
-def _date(value: str | None, warnings: list[str]) -> datetime | None:
-    if not value:
+    def author(self, obj: dict[str, Any]) -> str | None:
+        """1.1 ``authors`` (first with a name), else 1.0 ``author``."""
+        authors = obj.get("authors")
+        candidates = authors if isinstance(authors, list) else []
+        candidates = [*candidates, obj.get("author")]
+        for author in candidates:
+            if isinstance(author, dict) and isinstance(author.get("name"), str):
+                return cut_field(author["name"])
         return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        warnings.append(f"unreadable date {value!r}")
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _author(item: dict[str, Any]) -> str | None:
-    authors = item.get("authors")
-    if isinstance(authors, list) and authors and isinstance(authors[0], dict):
-        name = authors[0].get("name")
-        return name if isinstance(name, str) else None
-    author = item.get("author")
-    if isinstance(author, dict) and isinstance(author.get("name"), str):
-        return str(author["name"])
-    return None
+def _text_to_html(text: str) -> str:
+    """``content_text`` as HTML: escaped, blank lines as paragraphs, newlines as breaks."""
+    paragraphs = (p.strip() for p in text.replace("\r\n", "\n").split("\n\n"))
+    return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs if p)
 
 
-def _entry(item: dict[str, Any], language: str | None, warnings: list[str]) -> ParsedEntry:
+def _guid(item: dict[str, Any], r: _Reader) -> str | None:
     guid = item.get("id")
-    content_html = _str(item, "content_html", warnings)
-    content_text = _str(item, "content_text", warnings)
-    if content_html is None and content_text:
-        content_html = "".join(f"<p>{html.escape(p)}</p>" for p in content_text.split("\n\n") if p.strip())
+    if isinstance(guid, bool) or guid is None:
+        return None
+    if isinstance(guid, int | str):  # 1.0 feeds in the wild often use numbers
+        return cut_field(str(guid))
+    r.warn(f"'id' is a {type(guid).__name__}, not a string; ignored")
+    return None
+
+
+def _entry(item: dict[str, Any], language: str | None, r: _Reader) -> ParsedEntry:
+    content_html = r.text(item, "content_html")
+    content_text = r.text(item, "content_text")
+    if not content_html and content_text:
+        content_html = _text_to_html(content_text)
+    summary = r.text(item, "summary")
     return ParsedEntry(
-        guid=str(guid) if isinstance(guid, str | int) and not isinstance(guid, bool) else None,
-        link=_str(item, "url", warnings) or _str(item, "external_url", warnings),
-        title=cut_title(_str(item, "title", warnings) or ""),
+        guid=_guid(item, r),
+        link=cut_field(r.text(item, "url") or r.text(item, "external_url")),
+        title=cut_title(" ".join((r.text(item, "title") or "").split())),
         content_html=cut_html(content_html or ""),
-        summary_html=cut_html(html.escape(_str(item, "summary", warnings) or "")),
-        published=_date(_str(item, "date_published", warnings), warnings),
-        updated=_date(_str(item, "date_modified", warnings), warnings),
-        author=_author(item),
-        language=_str(item, "language", warnings) or language,
+        summary_html=cut_html(html.escape(summary) if summary else ""),  # plain text in JSON Feed
+        published=r.date(item, "date_published"),
+        updated=r.date(item, "date_modified"),
+        author=r.author(item),
+        language=cut_field(r.text(item, "language")) or language,
     )
 
 
+def _format(doc: dict[str, Any], url: str, r: _Reader) -> str:
+    version = doc.get("version")
+    if not isinstance(version, str) or _VERSION_PREFIX not in version:
+        raise ParseError(url, "the JSON document is not a JSON Feed (no jsonfeed.org version)")
+    fmt = VERSIONS.get(version.strip().replace("http://", "https://").rstrip("/"))
+    if fmt is None:
+        r.warn(f"unknown JSON Feed version {version[:60]!r}; read as 1.1")
+        return "json"
+    return fmt
+
+
 def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+    """A JSON Feed document as a ``ParsedFeed``; ``ParseError`` when it is not one."""
     try:
         doc = json.loads(body.decode("utf-8-sig", errors="replace"))
     except (ValueError, RecursionError) as exc:
-        raise ParseError(url, f"not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-        raise ParseError(url, "JSON document is not a JSON Feed (no 'items' list)")
-    version = doc.get("version")
-    fmt = VERSIONS.get(version, "json") if isinstance(version, str) else "json"
-    warnings: list[str] = [] if fmt != "json" else [f"unknown JSON Feed version {version!r}"]
-    language = doc.get("language") if isinstance(doc.get("language"), str) else None
-    items = [i for i in doc["items"][:MAX_ENTRIES] if isinstance(i, dict)]
-    title = doc.get("title")
-    home = doc.get("home_page_url")
+        raise ParseError(url, f"not valid JSON: {exc}"[:300]) from exc
+    if not isinstance(doc, dict):
+        raise ParseError(url, "the JSON document is not a JSON Feed (not an object)")
+    warnings: list[str] = []
+    r = _Reader(warnings)
+    fmt = _format(doc, url, r)
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise ParseError(url, "the JSON Feed has no 'items' list")
+    if any(not isinstance(i, dict) for i in items):
+        r.warn("'items' holds values that are not objects; skipped")
+    language = cut_field(r.text(doc, "language"))
+    entries = tuple(_entry(i, language, r) for i in items[:MAX_ENTRIES] if isinstance(i, dict))
+    title = cut_title(" ".join((r.text(doc, "title") or "").split()))
+    if not entries and not title:
+        raise ParseError(url, "the JSON Feed has no items and no title")
     return ParsedFeed(
         format=fmt,
-        title=cut_title(title if isinstance(title, str) else ""),
-        link=home if isinstance(home, str) else None,
+        title=title,
+        link=cut_field(r.text(doc, "home_page_url")),
         language=language,
-        entries=tuple(_entry(i, language, warnings) for i in items),
-        warnings=tuple(dict.fromkeys(warnings))[:20],
+        entries=entries,
+        warnings=tuple(warnings),
     )

@@ -1,10 +1,18 @@
 """RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 through feedparser, made safe and reduced to our values.
 
 feedparser gets a byte stream plus the response headers, never a string (a string is tried as
-a URL and then as a file path). Two defences against entity attacks: the DOCTYPE's internal
-subset is removed before parsing (feedparser's lenient fallback parser would otherwise expand
-"safe-looking" entities, e.g. a 50 kB entity referenced 50,000 times), and the strict parser is
-our SAX driver that refuses any entity declaration that slips through.
+a URL and then as a file path).
+
+Entity attacks are stopped twice:
+
+1. ``refuse_entity_declarations`` rejects any document whose prolog declares an entity. This is
+   required, not belt and braces: when the strict parse fails, feedparser's lenient fallback
+   parser is handed every "safe-looking" declaration (a quoted value without ``&``) and expands
+   it, so one 50 kB entity referenced 50,000 times becomes 2.5 GB of text. Nested declarations
+   (billion laughs) and ``SYSTEM`` entities it does not expand, but they are refused all the same.
+2. The strict parser is our SAX driver (``saxdriver``), which raises on any entity declaration
+   that reaches it and never loads anything external; its error is not a SAX error, so
+   feedparser cannot swallow it and fall back to the lenient parser.
 """
 
 from __future__ import annotations
@@ -17,31 +25,44 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+from selectolax.lexbor import LexborHTMLParser
 
+from aggregator.errors import ParseError
 from aggregator.models import ParsedEntry, ParsedFeed
 from aggregator.parse import dates
 from aggregator.parse.limits import MAX_ENTRIES, cut_field, cut_html, cut_title
+from aggregator.parse.saxdriver import EntityDeclarationRefused
 
 feedparser.api.PREFERRED_XML_PARSERS[:] = ["aggregator.parse.saxdriver"]
 dates.register()
 
-# <!DOCTYPE name PUBLIC "..." "..." [ internal subset ]>: the subset is where entities live.
-_DOCTYPE = re.compile(rb"<!DOCTYPE\s+([^\s\[>]+)([^\[>]*)\[(.*?)\]\s*>", re.S | re.I)
-_ENTITY = re.compile(rb"<!ENTITY", re.I)
+_ROOT_START = re.compile(rb"<[A-Za-z_:]")  # the first element: everything before it is the prolog
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
+_EBCDIC_MARKER = b"\x4c\x6f\xa7\x94"  # "<?xm" in cp037, which feedparser also reads
+# sy:updatePeriod in minutes (RSS 1.0 Syndication module), divided by sy:updateFrequency.
 _SY_PERIODS = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
+_MAX_WARNINGS = 20
 
 
-def strip_internal_subset(body: bytes) -> tuple[bytes, bool]:
-    """Remove a DOCTYPE's internal subset (entity declarations); True when one was removed."""
-    head = body[:65536]
-    if not _ENTITY.search(head) and b"[" not in head.split(b"<!DOCTYPE", 1)[-1][:200]:
-        return body, False
-    stripped, n = _DOCTYPE.subn(rb"<!DOCTYPE \1\2>", head, count=1)
-    if n:
-        return stripped + body[65536:], True
-    if _ENTITY.search(head):  # an entity outside any DOCTYPE we could read: neutralise it
-        return _ENTITY.sub(b"<!-- refused ENTITY", head) + body[65536:], True
-    return body, False
+def _prolog(body: bytes) -> bytes:
+    """The bytes before the root element, as ASCII-compatible text whatever the encoding."""
+    if body.startswith(_EBCDIC_MARKER):
+        body = body.decode("cp037", errors="replace").encode("utf-8")
+    # UTF-16/32 (with or without a BOM): ASCII markup is interleaved with NUL bytes.
+    if b"\x00" in body[:1024]:
+        body = body.replace(b"\x00", b"")
+    m = _ROOT_START.search(body)
+    return body[: m.start()] if m else body
+
+
+def refuse_entity_declarations(body: bytes, url: str) -> None:
+    """Raise ``ParseError`` when the document declares an XML entity (internal or external)."""
+    if _ENTITY_DECL.search(_prolog(body)):
+        raise ParseError(
+            url,
+            "the document declares XML entities (<!ENTITY>); refused, as entity declarations are "
+            "how entity-expansion and external-entity attacks work",
+        )
 
 
 def _when(value: Any) -> datetime | None:
@@ -49,8 +70,25 @@ def _when(value: Any) -> datetime | None:
         return None
     try:
         return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-    except (OverflowError, ValueError, TypeError):
+    except (OverflowError, ValueError, TypeError, OSError):
         return None
+
+
+def _text(value: str) -> str:
+    """Plain text of a title that feedparser hands over as HTML (markup and entities resolved)."""
+    if "<" not in value and "&" not in value:
+        return value
+    tree = LexborHTMLParser(f"<div>{value}</div>")
+    node = tree.body or tree.root
+    return node.text() if node else value
+
+
+def _title(entry: Any) -> str:
+    detail = entry.get("title_detail") or {}
+    raw = entry.get("title", "") or ""
+    if detail.get("type") in ("text/html", "application/xhtml+xml"):
+        raw = _text(raw)
+    return cut_title(" ".join(raw.split()))
 
 
 def _content(entry: Any) -> str:
@@ -59,80 +97,90 @@ def _content(entry: Any) -> str:
     return max(values, key=len, default="")
 
 
-def _title(entry: Any) -> str:
-    detail = entry.get("title_detail") or {}
-    raw = entry.get("title", "") or ""
-    if detail.get("type") in ("text/html", "application/xhtml+xml") and "<" in raw:
-        from aggregator.normalise.text import html_to_text
+def _date(entry: Any, key: str, warnings: list[str]) -> datetime | None:
+    # dict.get: feedparser's own lookup maps a missing "updated" onto "published" with a warning.
+    parsed = _when(dict.get(entry, f"{key}_parsed"))
+    raw = dict.get(entry, key)
+    if parsed is None and raw and len(warnings) < _MAX_WARNINGS:
+        warnings.append(f"unreadable date {str(raw)[:60]!r}")
+    return parsed
 
-        raw = html_to_text(raw).replace("\n", " ")
-    return cut_title(raw)
 
-
-def _entry(e: Any, language: str | None) -> ParsedEntry:
+def _entry(e: Any, language: str | None, warnings: list[str]) -> ParsedEntry:
     return ParsedEntry(
-        guid=cut_field(e.get("id") or e.get("guid")),
+        guid=cut_field(e.get("id")),
         link=cut_field(e.get("link")),
         title=_title(e),
         content_html=cut_html(_content(e)),
         summary_html=cut_html(e.get("summary", "") or ""),
-        published=_when(e.get("published_parsed")) or _when(e.get("created_parsed")),
-        updated=_when(e.get("updated_parsed")),
+        published=_date(e, "published", warnings) or _date(e, "created", warnings),
+        updated=_date(e, "updated", warnings),
         author=cut_field(e.get("author")),
         language=cut_field((e.get("title_detail") or {}).get("language")) or language,
     )
 
 
 def _ttl_minutes(feed: Any) -> int | None:
-    ttl = feed.get("ttl")
-    if isinstance(ttl, str) and ttl.strip().isdigit():
-        return int(ttl.strip())
+    """RSS 2.0 ``<ttl>`` (minutes), else sy:updatePeriod / sy:updateFrequency."""
+    ttl = str(feed.get("ttl", "")).strip()
+    if ttl.isdigit() and 0 < int(ttl) <= 525600:
+        return int(ttl)
     period = str(feed.get("sy_updateperiod", "")).strip().lower()
     if period in _SY_PERIODS:
         freq = str(feed.get("sy_updatefrequency", "1")).strip()
-        n = int(freq) if freq.isdigit() and int(freq) > 0 else 1
+        n = int(freq) if freq.isdigit() and 0 < int(freq) <= 10_000 else 1
         return max(1, _SY_PERIODS[period] // n)
     return None
 
 
 def run_feedparser(body: bytes, headers: Mapping[str, str], url: str) -> Any:
+    """feedparser over a byte stream, with only the headers it uses for encoding and base URI."""
     response_headers = {
         "content-type": headers.get("content-type", "application/xml"),
         "content-location": url,
     }
     if headers.get("content-language"):
         response_headers["content-language"] = headers["content-language"]
-    return feedparser.parse(
-        io.BytesIO(body),
-        response_headers=response_headers,
-        sanitize_html=False,  # we sanitise with nh3 in normalise/
-        resolve_relative_uris=True,
-    )
+    try:
+        return feedparser.parse(
+            io.BytesIO(body),
+            response_headers=response_headers,
+            sanitize_html=False,  # we sanitise with nh3 in normalise/
+            resolve_relative_uris=True,
+        )
+    except EntityDeclarationRefused as exc:
+        raise ParseError(url, f"the document declares XML entities; refused ({exc})") from exc
+    except RecursionError as exc:
+        raise ParseError(url, "the document is nested too deeply to parse") from exc
+    except Exception as exc:  # feedparser's lenient parser has its own bugs; none may escape
+        raise ParseError(url, f"the feed parser failed: {type(exc).__name__}: {exc}"[:300]) from exc
 
 
 def to_parsed_feed(result: Any, warnings: list[str]) -> ParsedFeed:
     feed = result.get("feed", {})
     language = cut_field(feed.get("language"))
     if result.get("bozo") and result.get("bozo_exception") is not None:
-        warnings.append(f"salvaged malformed document: {result['bozo_exception']}"[:300])
+        warnings.insert(0, f"salvaged malformed document: {result['bozo_exception']}"[:300])
     entries = result.get("entries", [])[:MAX_ENTRIES]
+    parsed = tuple(_entry(e, language, warnings) for e in entries)
     return ParsedFeed(
         format=result.get("version") or "unknown",
-        title=cut_title(feed.get("title", "") or ""),
+        title=_title(feed),
         link=cut_field(feed.get("link")),
         language=language,
-        entries=tuple(_entry(e, language) for e in entries),
+        entries=parsed,
         ttl_minutes=_ttl_minutes(feed),
-        warnings=tuple(warnings),
+        warnings=tuple(dict.fromkeys(warnings))[:_MAX_WARNINGS],
     )
 
 
 def parse_xml_feed(body: bytes, headers: Mapping[str, str], url: str) -> tuple[Any, list[str]]:
-    """feedparser's result for ``body`` plus our warnings (entities removed, charset repaired)."""
+    """feedparser's result for ``body`` plus our warnings (charset repaired).
+
+    Raises ``ParseError`` for a document that declares entities.
+    """
+    refuse_entity_declarations(body, url)
     warnings: list[str] = []
-    body, stripped = strip_internal_subset(body)
-    if stripped:
-        warnings.append("the document declared XML entities; they were removed, not expanded")
     result = run_feedparser(body, headers, url)
     if _mojibake(result) and _not_utf8(body):
         repaired = run_feedparser(_as_cp1252(body), {**headers, "content-type": "application/xml"}, url)
@@ -143,6 +191,7 @@ def parse_xml_feed(body: bytes, headers: Mapping[str, str], url: str) -> tuple[A
 
 
 def _mojibake(result: Any) -> bool:
+    """True when decoding left replacement characters in the text we keep."""
     sample = str(result.get("feed", {}).get("title", "")) + "".join(
         str(e.get("title", "")) + str(e.get("summary", ""))[:500] for e in result.get("entries", [])[:50]
     )
@@ -161,6 +210,7 @@ _DECL = re.compile(rb"^(\s*<\?xml[^>]*?)encoding\s*=\s*[\"'][^\"']*[\"']", re.I)
 
 
 def _as_cp1252(body: bytes) -> bytes:
+    """The body transcoded from windows-1252 to UTF-8, its XML declaration saying so."""
     text = body.decode("cp1252", errors="replace")
     data = text.encode("utf-8")
     return _DECL.sub(rb'\1encoding="utf-8"', data, count=1)

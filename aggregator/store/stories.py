@@ -152,7 +152,7 @@ def _views_chunk(session: Session, ids: Sequence[int]) -> list[StoryView]:
 
 def _view(story: StoryRow, rows: list[tuple[StoryMemberRow, EntryRow, FeedRow]]) -> StoryView:
     rows.sort(key=lambda t: (t[1].id != story.representative_id, t[1].published_at, t[1].id))
-    rep_m, rep, rep_feed = rows[0]
+    _, rep, rep_feed = rows[0]
     members = tuple(
         MemberView(
             entry_id=e.id,
