@@ -27,7 +27,7 @@ from aggregator.rounds import poll_round
 from aggregator.store import db
 from aggregator.store import feeds as feed_repo
 from aggregator.store import stories as story_repo
-from aggregator.store.values import FeedState
+from aggregator.store.values import FeedState, StoredEntry
 
 
 def utcnow() -> datetime:
@@ -142,3 +142,27 @@ def output_stories(
 
 def _filters(output: OutputConfig) -> bool:
     return bool(output.include or output.exclude or output.language)
+
+
+def rebuild_clusters(settings: Settings, database: Database, now: datetime) -> tuple[int, int]:
+    """Forget all stories and place every entry again, in publication order, in one transaction."""
+    from aggregator.clustering import assign_new_entries
+    from aggregator.dedup_matcher import StoreMatcher, settings_for_dedup
+    from aggregator.store import dedup as dedup_repo
+    from aggregator.store import entries as entry_repo
+
+    with database.sessions.begin() as session:
+        dedup_repo.clear_clusters(session)
+        feeds = {f.id: f for f in feed_repo.list_feeds(session)}
+        ids = dedup_repo.all_entries_in_order(session)
+        entries = entry_repo.get_entries(session, ids)
+        matcher = StoreMatcher(settings_for_dedup(settings)) if settings.dedup.enabled else None
+        if matcher is not None:
+            by_feed: dict[int, list[StoredEntry]] = {}
+            for e in entries:
+                by_feed.setdefault(e.feed_id, []).append(e)
+            for fid in sorted(by_feed):
+                matcher.observe(session, feeds[fid], by_feed[fid])
+        for e in entries:
+            assign_new_entries(session, feeds[e.feed_id], [e], now, matcher, learn=False)
+        return len(entries), story_repo.counts(session)["stories"]

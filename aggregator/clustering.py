@@ -51,9 +51,14 @@ def assign_new_entries(
     new_entries: Sequence[StoredEntry],
     now: datetime,
     matcher: NearDuplicateMatcher | None = None,
+    *,
+    learn: bool = True,
 ) -> list[Placement]:
-    """Place every new entry of one feed run; returns the placements in input order."""
-    if matcher is not None:
+    """Place every new entry of one feed run; returns the placements in input order.
+
+    ``learn=False`` skips boilerplate learning (a rebuild has already observed every entry).
+    """
+    if matcher is not None and learn:
         matcher.observe(session, feed, new_entries)
     placements: list[Placement] = []
     touched: set[int] = set()

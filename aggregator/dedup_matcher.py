@@ -30,7 +30,6 @@ from aggregator.dedup import (
 from aggregator.normalise.urls import site_host
 from aggregator.store import dedup as dedup_repo
 from aggregator.store import stories as story_repo
-from aggregator.store.schema import EntryRow, FeedRow
 from aggregator.store.values import FeedState, StoredEntry
 
 if TYPE_CHECKING:
@@ -126,7 +125,7 @@ class StoreMatcher:
 
     def elect(self, session: Session, story_id: int) -> tuple[int, datetime]:
         ids = [m.entry_id for m in story_repo.members_of(session, story_id)]
-        rows = session.execute(select_members(ids)).all()
+        rows = story_repo.members_with_feeds(session, ids)
         infos = [
             MemberInfo(
                 entry_id=e.id,
@@ -150,17 +149,15 @@ class StoreMatcher:
         self._pending.clear()
 
 
-def select_members(ids: list[int]):  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
-
-    return select(EntryRow, FeedRow).join(FeedRow, FeedRow.id == EntryRow.feed_id).where(EntryRow.id.in_(ids))
+def settings_for_dedup(settings: Settings) -> DedupSettings:
+    return DedupSettings(enabled=settings.dedup.enabled, window=settings.dedup.window)
 
 
 def build_matcher(settings: Settings, database: Database) -> StoreMatcher | None:
     """The matcher for this process, loaded from the database; None when dedup is off."""
     if not settings.dedup.enabled:
         return None
-    matcher = StoreMatcher(DedupSettings(enabled=True, window=settings.dedup.window))
+    matcher = StoreMatcher(settings_for_dedup(settings))
     with database.sessions() as session:
         matcher.load(session)
     return matcher

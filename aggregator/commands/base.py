@@ -32,6 +32,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+dedup_app = typer.Typer(help="Same-story detection maintenance.", no_args_is_help=True)
+app.add_typer(dedup_app, name="dedup")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 # Piped output (cron mails, logs) gets wide lines instead of an 80-column wrap.

@@ -162,22 +162,46 @@ BLOCK_TAGS = {
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 
 
-def _walk(node: Node, out: list[str]) -> None:
-    child = node.child
+_SKIP = {"script", "style", "noscript", "template", "-comment"}
+
+
+def _walk(root: Node, out: list[str]) -> None:
+    """Append the text under ``root`` to ``out``, a line break around each block element.
+
+    Iterative, not recursive: hostile HTML nests tens of thousands of elements deep.
+    """
+    # The stack holds nodes to visit, and strings to emit once a block's children are done.
+    stack: list[Node | str] = []
+    child = root.child
     while child is not None:
-        tag = child.tag
-        if tag == "-text":
-            out.append(child.text_content or "")
-        elif tag in ("script", "style", "noscript", "template", "-comment"):
-            pass
-        else:
-            block = tag in BLOCK_TAGS
-            if block:
-                out.append("\n")
-            _walk(child, out)
-            if block:
-                out.append("\n")
+        stack.append(child)
         child = child.next
+    stack.reverse()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        tag = item.tag
+        if tag == "-text":
+            # Line breaks in the source are spaces; only block elements break lines.
+            out.append((item.text_content or "").replace("\n", " ").replace("\r", " "))
+            continue
+        if tag in _SKIP:
+            continue
+        block = tag in BLOCK_TAGS
+        if block:
+            out.append("\n")
+        children: list[Node | str] = []
+        node = item.child
+        while node is not None:
+            children.append(node)
+            node = node.next
+        if block:
+            children.append("\n")
+        elif tag in ("td", "th"):
+            children.append(" ")
+        stack.extend(reversed(children))
 
 
 def html_to_text(html: str) -> str:

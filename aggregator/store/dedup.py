@@ -94,3 +94,16 @@ def entry_texts(session: Session, ids: Sequence[int]) -> list[tuple[int, int, st
 def all_entries_in_order(session: Session) -> list[int]:
     """Every entry id by (published, id): the deterministic order of a rebuild."""
     return list(session.scalars(select(EntryRow.id).order_by(EntryRow.published_at, EntryRow.id)))
+
+
+def clear_clusters(session: Session) -> None:
+    """Forget every story, membership, signature and learned line (before a rebuild)."""
+    from sqlalchemy import delete
+
+    from aggregator.store.schema import StoryRow
+
+    session.execute(delete(StoryMemberRow))
+    session.execute(delete(StoryRow))
+    session.execute(delete(SignatureRow))
+    session.execute(delete(BoilerplateRow))
+    session.execute(update(FeedRow).values(boilerplate_docs=0))

@@ -193,3 +193,9 @@ def counts(session: Session) -> dict[str, int]:
         "members": session.scalar(select(func.count()).select_from(StoryMemberRow)) or 0,
         "stories": session.scalar(select(func.count()).select_from(StoryRow)) or 0,
     }
+
+
+def members_with_feeds(session: Session, entry_ids: Sequence[int]) -> list[tuple[EntryRow, FeedRow]]:
+    """Entry and feed rows for representative election (read-only use inside ``store``'s callers)."""
+    stmt = select(EntryRow, FeedRow).join(FeedRow, FeedRow.id == EntryRow.feed_id)
+    return [(e, f) for e, f in session.execute(stmt.where(EntryRow.id.in_(list(entry_ids))))]
