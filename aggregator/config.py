@@ -283,7 +283,7 @@ _KNOWN: dict[str, type[BaseModel]] = {
 
 
 def _message(error: Any, raw: Any) -> str:
-    kind, loc, msg = error["type"], error["loc"], error["msg"]
+    kind, loc, msg = error["type"], error["loc"], str(error["msg"])
     if kind == "extra_forbidden":
         section = next((str(p) for p in loc[:-1] if isinstance(p, str)), "")
         known = list(_KNOWN.get(section, FileConfig).model_fields)
@@ -293,7 +293,7 @@ def _message(error: Any, raw: Any) -> str:
     if kind == "missing":
         return "required key is missing"
     if msg.startswith("Value error, "):
-        return msg.removeprefix("Value error, ")
+        return str(msg).removeprefix("Value error, ")
     if kind == "string_pattern_mismatch":
         return f"{error.get('input')!r} is not a valid name; use lower-case letters, digits, '-' and '_'"
     return f"{msg} (got {error.get('input')!r})"

@@ -34,7 +34,8 @@ class BandIndex:
         v = hashvalues[: self.bands * self.rows].astype(np.uint64).reshape(self.bands, self.rows)
         with np.errstate(over="ignore"):
             h = (v * self._mult).sum(axis=1, dtype=np.uint64)
-        return (h & _KEY_MASK) | self._band_tag
+        keys: np.ndarray = (h & _KEY_MASK) | self._band_tag
+        return keys
 
     def add(self, entry_id: int, hashvalues: np.ndarray) -> None:
         k = self.keys(hashvalues)

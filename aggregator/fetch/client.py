@@ -9,6 +9,7 @@ module: they become ``FetchError``/``FetchTimeout``/``HTTPStatusError`` naming t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 import time
 from collections.abc import Callable
@@ -98,7 +99,7 @@ class Fetcher:
                 f"no complete answer within {self.settings.total_timeout:g} s "
                 "(server too slow or not answering)",
             ) from exc
-        return FetchResult(**{**_fields(result), "elapsed": time.monotonic() - started})
+        return dataclasses.replace(result, elapsed=time.monotonic() - started)
 
     async def _follow(
         self, session: aiohttp.ClientSession, req: FetchRequest, clock: Callable[[], datetime]
@@ -173,10 +174,6 @@ class Fetcher:
         except aiohttp.ClientError as exc:
             raise _client_error(url, exc) from exc
         return b"".join(chunks)
-
-
-def _fields(r: FetchResult) -> dict[str, object]:
-    return {name: getattr(r, name) for name in FetchResult.__slots__}  # type: ignore[attr-defined]
 
 
 def _check_scheme(original: str, url: str) -> None:

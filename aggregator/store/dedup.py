@@ -82,7 +82,7 @@ def boilerplate_state(session: Session) -> Iterator[tuple[int, int, dict[int, in
 
 def entry_texts(session: Session, ids: Sequence[int]) -> list[tuple[int, int, str, str, datetime]]:
     """(id, feed id, title, text, published) for ``ids``."""
-    out = []
+    out: list[tuple[int, int, str, str, datetime]] = []
     for i in range(0, len(ids), 500):
         stmt = select(
             EntryRow.id, EntryRow.feed_id, EntryRow.title, EntryRow.text, EntryRow.published_at

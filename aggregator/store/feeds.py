@@ -75,10 +75,12 @@ def sync_feeds(session: Session, specs: Sequence[FeedSpecLike], now: datetime) -
         row.in_config = row.config_url in wanted
     out: list[FeedRow] = []
     for spec in specs:
-        row = rows.get(spec.url)
-        if row is None:
+        found = rows.get(spec.url)
+        if found is None:
             row = FeedRow(config_url=spec.url, url=spec.url, created_at=now, error_count=0, gone=False)
             session.add(row)
+        else:
+            row = found
         row.name = spec.name
         if spec.title:
             row.title = spec.title
