@@ -12,9 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from aggregator.dedup.boilerplate import Boilerplate
 from aggregator.dedup.index import BandIndex
-from aggregator.dedup.signature import Signature, sign
+from aggregator.dedup.signature import NUM_PERM, Signature, sign
 from aggregator.dedup.text import Features, attributions, features, strip_furniture
 from aggregator.dedup.verify import STORY_SUPPORT, STORY_VETOES, Verdict, verify
 
@@ -22,7 +24,8 @@ from aggregator.dedup.verify import STORY_SUPPORT, STORY_VETOES, Verdict, verify
 # becomes a candidate: 1 - (1 - J**rows)**bands.
 FULL_BANDS, FULL_ROWS = 42, 3  # J=0.3: 68%, J=0.45: 98%, J=0.1: 4% (unrelated text stays out)
 LEAD_BANDS, LEAD_ROWS = 64, 2  # openings vs excerpts are small sets: J=0.25: 98%, J=0.1: 47%
-MAX_CANDIDATES = 30  # verified per new entry, best estimated similarity first
+MAX_CANDIDATES = 12  # verified per new entry, best estimated similarity first
+MIN_ESTIMATE = 1 / 64  # candidates sharing fewer MinHash values than this are LSH noise
 SUPPORT_SAMPLE = 4  # members of a story a newcomer is also compared with
 CACHE_SIZE = 20_000  # features kept in memory (LRU)
 
@@ -74,7 +77,10 @@ class Engine:
         self._story: dict[int, int] = {}
         self._time: dict[int, float] = {}
         self._members: dict[int, list[int]] = defaultdict(list)
-        self._sigs: dict[int, Signature] = {}
+        # Signatures as rows of two matrices (estimates for many candidates in one numpy step).
+        self._row: dict[int, int] = {}
+        self._full_sigs = np.empty((1024, NUM_PERM), dtype=np.uint32)
+        self._lead_sigs = np.empty((1024, NUM_PERM), dtype=np.uint32)
         self._cache: OrderedDict[int, Features] = OrderedDict()
 
     # ------------------------------------------------------------------ features
@@ -111,16 +117,15 @@ class Engine:
         found.discard(doc.entry_id)
         t, w = doc.time.timestamp(), self.settings.window.total_seconds()
         near = [i for i in found if i in self._story and abs(self._time[i] - t) <= w]
-
-        def estimate(i: int) -> float:
-            s = self._sigs[i]
-            return max(
-                float((s.full == prep.signature.full).mean()),
-                float((s.lead == prep.signature.lead).mean()),
-            )
-
-        near.sort(key=lambda i: (-estimate(i), i))
-        return near[:MAX_CANDIDATES]
+        if not near:
+            return []
+        rows = np.fromiter((self._row[i] for i in near), dtype=np.int64, count=len(near))
+        est = np.maximum(
+            (self._full_sigs[rows] == prep.signature.full).mean(axis=1),
+            (self._lead_sigs[rows] == prep.signature.lead).mean(axis=1),
+        )
+        ranked = sorted(zip(est.tolist(), near, strict=True), key=lambda p: (-p[0], p[1]))
+        return [i for e, i in ranked[:MAX_CANDIDATES] if e >= MIN_ESTIMATE]
 
     def assign(self, doc: DedupDoc, prep: Prepared) -> Decision:
         cands = self.candidates(doc, prep)
@@ -167,10 +172,20 @@ class Engine:
         self._story[entry_id] = story_id
         self._time[entry_id] = time.timestamp()
         self._members[story_id].append(entry_id)
-        self._sigs[entry_id] = sig
+        self._store_signature(entry_id, sig)
         if indexable:
             self.full.add(entry_id, sig.full)
             self.lead.add(entry_id, sig.lead)
+
+    def _store_signature(self, entry_id: int, sig: Signature) -> None:
+        row = len(self._row)
+        if row == self._full_sigs.shape[0]:
+            grow = ((row * 2, NUM_PERM),)
+            self._full_sigs = np.resize(self._full_sigs, grow[0])
+            self._lead_sigs = np.resize(self._lead_sigs, grow[0])
+        self._full_sigs[row] = sig.full
+        self._lead_sigs[row] = sig.lead
+        self._row[entry_id] = row
 
     def move(self, entry_id: int, story_id: int) -> None:
         old = self._story.get(entry_id)

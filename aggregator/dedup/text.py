@@ -13,7 +13,6 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import xxhash
 
 # Lines that are navigation or furniture, not article text (matched on the casefolded line).
 FURNITURE = re.compile(
@@ -134,10 +133,9 @@ def features(title: str, lines: Sequence[str], dateline: str = "") -> Features:
             for w in m.group(1).split():
                 if len(w) >= 3:
                     names.add(fold(w))
-    trigrams = frozenset(
-        xxhash.xxh32_intdigest(f"{words[i]} {words[i + 1]} {words[i + 2]}".encode())
-        for i in range(len(words) - 2)
-    )
+    # Python's hash is salted per process: fine here, trigram sets are compared in memory and
+    # never stored (stored signatures use xxhash, which is the same in every process).
+    trigrams = frozenset(map(hash, zip(words, words[1:], words[2:], strict=False)))
     lead_words = words[:LEAD_TOKENS]
     return Features(
         tokens=tuple(tokens),
