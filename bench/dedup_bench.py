@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aggregator.dedup import DedupDoc, DedupSettings, Engine, Signature  # noqa: E402
-from aggregator.normalise import html_to_text  # noqa: E402
+from aggregator.dedup import DedupDoc, DedupSettings, Engine, Signature
+from aggregator.normalise import html_to_text
 
 T0 = datetime(2024, 8, 12, tzinfo=UTC)
 

@@ -13,7 +13,6 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-
 # Lines that are navigation or furniture, not article text (matched on the casefolded line).
 FURNITURE = re.compile(
     r"^\W*(?:"
