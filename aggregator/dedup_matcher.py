@@ -53,23 +53,31 @@ class StoreMatcher:
         self._pending: dict[int, Prepared] = {}
 
     # ------------------------------------------------------------------ loading
-    def load(self, session: Session) -> int:
+    def catch_up(self, session: Session) -> int:
+        """Index entries other processes stored since we last looked; returns how many."""
+        return self.load(session, after=self.engine.max_entry_id(), boilerplate=False)
+
+    def load(self, session: Session, *, after: int = 0, boilerplate: bool = True) -> int:
         """Rebuild the engine from the database; returns the number of entries indexed."""
-        for feed_id, docs, counts in dedup_repo.boilerplate_state(session):
-            self.engine.boilerplate.load(feed_id, docs, counts)
+        if boilerplate:
+            for feed_id, docs, counts in dedup_repo.boilerplate_state(session):
+                self.engine.boilerplate.load(feed_id, docs, counts)
         stale: list[int] = []
-        for entry_id, story_id, time, version, data in dedup_repo.signatures_with_stories(session):
+        before = len(self.engine)
+        rows = dedup_repo.signatures_with_stories(session, after=after)
+        for entry_id, story_id, time, version, data in rows:
             sig = Signature.from_bytes(data)
             if version != ALGO_VERSION or not sig.compatible():
                 stale.append(entry_id)
                 continue
-            self.engine.add(entry_id, story_id, time, sig)
+            if self.engine.story_of(entry_id) is None:
+                self.engine.add(entry_id, story_id, time, sig)
         if stale:
             log.warning(
                 "%d signatures were made by another algorithm version; run `aggregator dedup rebuild`",
                 len(stale),
             )
-        return len(self.engine)
+        return len(self.engine) - before
 
     def _lookup(self, ids: Sequence[int]) -> list[DedupDoc]:
         if self._session is None:

@@ -127,6 +127,12 @@ class FeedRunResult:
     error: str | None = None
     duration: float = 0.0
     notes: tuple[str, ...] = ()
+    # What the server said about when to come back (the scheduler uses these).
+    retry_after: datetime | None = None
+    cache_seconds: float | None = None  # Cache-Control max-age / Expires
+    ttl_minutes: int | None = None  # RSS <ttl>, sy:updatePeriod
+    bytes: int = 0
+    new_stories: int = 0  # new entries that started a story (the rest joined one)
 
 
 # --------------------------------------------------------------------------- publish

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.clustering import NearDuplicateMatcher, assign_new_entries
 from aggregator.errors import FeedError, HTTPStatusError, ParseError, StoreError
-from aggregator.fetch import Fetcher
+from aggregator.fetch import Fetcher, cache_lifetime
 from aggregator.models import FeedDiscovery, FeedRunResult, FetchRequest, FetchResult, ParsedFeed, RunStatus
 from aggregator.normalise import normalise_feed
 from aggregator.parse.pool import ParsePool
@@ -98,34 +98,44 @@ def _store(
         notes.append(f"feed discovered at {res.final_url} via the HTML page {fetched.discovered_from}")
     if moved and not fetched.discovered_from:
         notes.append(f"moved permanently from {feed.url} to {moved}")
-    common = dict(now=now, http_status=res.status, etag=res.etag, last_modified=res.last_modified)
+    lifetime = cache_lifetime(res.headers, now)
+    base = FeedRunResult(
+        feed.url,
+        RunStatus.NOT_MODIFIED,
+        http_status=res.status,
+        duration=fetched.elapsed,
+        notes=tuple(notes),
+        cache_seconds=lifetime.total_seconds() if lifetime is not None else None,
+        bytes=len(res.body or b""),
+    )
     if fetched.parsed is None:
         feed_repo.record_success(
             session,
             feed.id,
+            now=now,
             status=RunStatus.NOT_MODIFIED,
+            http_status=res.status,
+            etag=res.etag,
+            last_modified=res.last_modified,
             body_hash=fetched.body_hash,
             moved_to=moved,
-            **common,  # type: ignore[arg-type]
         )
-        return FeedRunResult(
-            feed.url,
-            RunStatus.NOT_MODIFIED,
-            http_status=res.status,
-            duration=fetched.elapsed,
-            notes=tuple(notes),
-        )
+        return base
     parsed = fetched.parsed
     entries = normalise_feed(parsed, feed_url=feed.url, base_url=res.final_url, now=now)
     changed = entry_repo.upsert_entries(session, feed.id, entries, now)
     new = [e for e in changed if e.is_new]
-    assign_new_entries(session, feed, new, now, matcher)
+    placements = assign_new_entries(session, feed, new, now, matcher)
     status = RunStatus.NEW if new else (RunStatus.UPDATED if changed else RunStatus.UNCHANGED)
     notes.extend(parsed.warnings[:3])
     feed_repo.record_success(
         session,
         feed.id,
+        now=now,
         status=status,
+        http_status=res.status,
+        etag=res.etag,
+        last_modified=res.last_modified,
         body_hash=fetched.body_hash,
         feed_title=parsed.title,
         site_url=parsed.link,
@@ -134,17 +144,16 @@ def _store(
         moved_to=moved,
         notes="; ".join(notes) or None,
         had_new=bool(new),
-        **common,  # type: ignore[arg-type]
     )
-    return FeedRunResult(
-        feed.url,
-        status,
+    return replace(
+        base,
+        status=status,
         new=len(new),
         updated=len(changed) - len(new),
         seen=len(entries),
-        http_status=res.status,
-        duration=fetched.elapsed,
         notes=tuple(notes),
+        ttl_minutes=parsed.ttl_minutes,
+        new_stories=sum(p.match == "first" for p in placements),
     )
 
 
@@ -168,5 +177,9 @@ def _record_failure(
     except SQLAlchemyError as exc:
         raise StoreError(f"recording the error of {feed.url} failed: {exc}") from exc
     return FeedRunResult(
-        feed.url, RunStatus.GONE if gone else RunStatus.ERROR, http_status=status, error=err.reason
+        feed.url,
+        RunStatus.GONE if gone else RunStatus.ERROR,
+        http_status=status,
+        error=err.reason,
+        retry_after=retry,
     )

@@ -194,6 +194,26 @@ class Engine:
         self._story[entry_id] = story_id
         self._members[story_id].append(entry_id)
 
+    def remove(self, entry_ids: set[int]) -> None:
+        """Forget entries (retention). Their signature rows stay allocated until a restart."""
+        known = {i for i in entry_ids if i in self._story}
+        for i in known:
+            sid = self._story.pop(i)
+            self._time.pop(i, None)
+            self._row.pop(i, None)
+            self._cache.pop(i, None)
+            members = self._members.get(sid)
+            if members is not None and i in members:
+                members.remove(i)
+                if not members:
+                    del self._members[sid]
+        if known:
+            self.full.remove(known)
+            self.lead.remove(known)
+
+    def max_entry_id(self) -> int:
+        return max(self._story, default=0)
+
     def story_of(self, entry_id: int) -> int | None:
         return self._story.get(entry_id)
 

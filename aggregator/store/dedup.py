@@ -25,8 +25,10 @@ def save_signature(
         row.algo_version, row.num_perm, row.seed, row.data, row.time = version, num_perm, seed, data, time
 
 
-def signatures_with_stories(session: Session) -> Iterator[tuple[int, int, datetime, int, bytes]]:
-    """(entry id, story id, time, algo version, signature bytes) for every signed entry."""
+def signatures_with_stories(
+    session: Session, *, after: int = 0
+) -> Iterator[tuple[int, int, datetime, int, bytes]]:
+    """(entry id, story id, time, algo version, signature bytes) for signed entries past ``after``."""
     stmt = (
         select(
             SignatureRow.entry_id,
@@ -36,6 +38,7 @@ def signatures_with_stories(session: Session) -> Iterator[tuple[int, int, dateti
             SignatureRow.data,
         )
         .join(StoryMemberRow, StoryMemberRow.entry_id == SignatureRow.entry_id)
+        .where(SignatureRow.entry_id > after)
         .order_by(SignatureRow.entry_id)
     )
     for row in session.execute(stmt).yield_per(2000):

@@ -59,6 +59,7 @@ def _state(row: FeedRow) -> FeedState:
         last_error=row.last_error,
         moved_from=row.moved_from,
         notes=row.notes,
+        ttl_seconds=row.ttl_seconds,
     )
 
 
@@ -198,3 +199,61 @@ def record_error(
 
 def set_next_check(session: Session, feed_id: int, when: datetime | None) -> None:
     session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(next_check_at=when))
+
+
+def claim_due(session: Session, *, now: datetime, owner: str, lease: timedelta, limit: int) -> list[int]:
+    """Lease up to ``limit`` due feeds to ``owner``; returns their ids.
+
+    One ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING id`` on
+    PostgreSQL, so any number of daemons share the feeds without polling one twice; the same
+    statement without row locks on SQLite, whose writer lock serialises claims. An expired lease
+    (a daemon that died) makes its feeds claimable again.
+    """
+    due = (
+        select(FeedRow.id)
+        .where(
+            FeedRow.enabled.is_(True),
+            FeedRow.in_config.is_(True),
+            FeedRow.gone.is_(False),
+            (FeedRow.next_check_at.is_(None)) | (FeedRow.next_check_at <= now),
+            (FeedRow.retry_after.is_(None)) | (FeedRow.retry_after <= now),
+            (FeedRow.lease_until.is_(None)) | (FeedRow.lease_until < now),
+        )
+        .order_by(FeedRow.next_check_at.is_not(None), FeedRow.next_check_at, FeedRow.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        update(FeedRow)
+        .where(FeedRow.id.in_(due.scalar_subquery()))
+        .values(lease_until=now + lease, lease_owner=owner)
+        .returning(FeedRow.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def release(session: Session, feed_id: int, *, owner: str, next_check_at: datetime | None) -> None:
+    """End a lease and schedule the next check (None: never, e.g. after 410 Gone)."""
+    session.execute(
+        update(FeedRow)
+        .where(FeedRow.id == feed_id, FeedRow.lease_owner == owner)
+        .values(lease_until=None, lease_owner=None, next_check_at=next_check_at)
+    )
+
+
+def recent_published(session: Session, feed_id: int, n: int = 20) -> list[datetime]:
+    stmt = (
+        select(EntryRow.published_at)
+        .where(EntryRow.feed_id == feed_id, EntryRow.published_is_fallback.is_(False))
+        .order_by(EntryRow.published_at.desc())
+        .limit(n)
+    )
+    return list(session.scalars(stmt))
+
+
+def release_all(session: Session, owner: str) -> None:
+    """On shutdown: give back every lease this process holds."""
+    session.execute(
+        update(FeedRow).where(FeedRow.lease_owner == owner).values(lease_until=None, lease_owner=None)
+    )

@@ -199,3 +199,42 @@ def members_with_feeds(session: Session, entry_ids: Sequence[int]) -> list[tuple
     """Entry and feed rows for representative election (read-only use inside ``store``'s callers)."""
     stmt = select(EntryRow, FeedRow).join(FeedRow, FeedRow.id == EntryRow.feed_id)
     return [(e, f) for e, f in session.execute(stmt.where(EntryRow.id.in_(list(entry_ids))))]
+
+
+def version(session: Session) -> tuple[int, datetime | None, int]:
+    """Changes whenever any story changes: (stories, newest update, newest entry edit count)."""
+    n, newest = session.execute(select(func.count(StoryRow.id), func.max(StoryRow.updated_at))).one()
+    edits = session.scalar(select(func.count()).select_from(EntryRow)) or 0
+    return int(n or 0), newest, int(edits)
+
+
+def expire_entries(session: Session, before: datetime) -> tuple[list[int], list[int]]:
+    """Delete entries first stored before ``before``; returns (deleted ids, stories to re-elect).
+
+    Memberships and signatures go with their entries; stories left empty are deleted; stories
+    that lost their representative are returned so the caller elects a new one.
+    """
+    old = list(session.scalars(select(EntryRow.id).where(EntryRow.first_seen_at < before)))
+    if not old:
+        return [], []
+    touched: set[int] = set()
+    for i in range(0, len(old), 500):
+        chunk = old[i : i + 500]
+        touched.update(
+            session.scalars(select(StoryMemberRow.story_id).where(StoryMemberRow.entry_id.in_(chunk)))
+        )
+        session.execute(delete(StoryMemberRow).where(StoryMemberRow.entry_id.in_(chunk)))
+        from aggregator.store.schema import SignatureRow
+
+        session.execute(delete(SignatureRow).where(SignatureRow.entry_id.in_(chunk)))
+        session.execute(delete(EntryRow).where(EntryRow.id.in_(chunk)))
+    delete_empty_stories(session)
+    gone = set(old)
+    orphaned = [
+        sid
+        for sid, rep in session.execute(
+            select(StoryRow.id, StoryRow.representative_id).where(StoryRow.id.in_(sorted(touched)))
+        )
+        if rep is None or rep in gone
+    ]
+    return old, orphaned

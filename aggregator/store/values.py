@@ -34,6 +34,7 @@ class FeedState:
     last_error: str | None
     moved_from: str | None
     notes: str | None
+    ttl_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
