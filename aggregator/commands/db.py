@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aggregator.commands.base import db_app, load_settings, out, user_errors
+import typer
+
+from aggregator.commands.base import EXIT_DATABASE, db_app, err, load_settings, out, user_errors
 from aggregator.store import db
 
 
@@ -25,3 +27,31 @@ def upgrade() -> None:
         out.print(f"database already at {after}", markup=False)
     else:
         out.print(f"database migrated from {before or 'empty'} to {after}", markup=False)
+
+
+@db_app.command("check")
+def check() -> None:
+    """Check the database: integrity, every entry in exactly one story, valid representatives.
+
+    Exits 4 when a problem is found.
+
+    Example:
+
+      aggregator db check
+    """
+    from aggregator.store.integrity import problems
+
+    with user_errors():
+        settings = load_settings()
+        engine = db.open_engine(settings.database_url)
+        try:
+            db.ensure_schema(engine)
+            with db.session_factory(engine)() as session:
+                found = problems(session)
+        finally:
+            engine.dispose()
+    for p in found:
+        err.print(p, markup=False)
+    if found:
+        raise typer.Exit(EXIT_DATABASE)
+    out.print("database is consistent", markup=False)

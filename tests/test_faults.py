@@ -1,0 +1,92 @@
+"""Faults: the poller killed with SIGKILL mid-round, and a database that is locked for a while."""
+
+from __future__ import annotations
+
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from aggregator.commands import app
+from aggregator.store import db
+from aggregator.store.integrity import problems
+from tests.httpserver import LocalServer
+from tests.synthetic import feed_bytes
+
+FEEDS, ITEMS = 6, 250
+
+
+def setup_feeds(server: LocalServer, tmp: Path) -> Path:
+    lines = [f"database: sqlite:///{tmp / 'agg.db'}", "feeds:"]
+    for n in range(FEEDS):
+        lines.append(f"  - url: {server.serve_bytes(f'/f{n}.rss', feed_bytes(n, ITEMS))}")
+    config = tmp / "feeds.yaml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def check(db_path: Path) -> tuple[int, list[str]]:
+    engine = db.open_engine(f"sqlite:///{db_path}")
+    try:
+        with db.session_factory(engine)() as session:
+            found = problems(session)
+        with engine.connect() as conn:
+            n = conn.exec_driver_sql("SELECT count(*) FROM entries").scalar_one()
+    finally:
+        engine.dispose()
+    return int(n), found
+
+
+def test_sigkill_during_rounds_leaves_a_consistent_database(server: LocalServer, tmp_path: Path) -> None:
+    config = setup_feeds(server, tmp_path)
+    rng = random.Random(42)
+    committed = 0
+    kills = 0
+    for _ in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aggregator", "--config", str(config), "poll"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(1.0, 3.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        if not (tmp_path / "agg.db").exists():
+            continue
+        n, found = check(tmp_path / "agg.db")
+        assert found == [], found
+        assert n >= committed  # nothing that was committed went missing
+        committed = n
+    result = CliRunner().invoke(app, ["--config", str(config), "poll"])
+    assert result.exit_code == 0, result.output
+    n, found = check(tmp_path / "agg.db")
+    assert found == [] and n == FEEDS * ITEMS
+    assert kills >= 1
+
+
+def test_locked_database_is_waited_out_without_loss(server: LocalServer, tmp_path: Path) -> None:
+    config = setup_feeds(server, tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(app, ["--config", str(config), "db", "upgrade"]).exit_code == 0
+    locker = sqlite3.connect(tmp_path / "agg.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "--config", str(config), "poll"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(2.0)
+    assert proc.poll() is None  # waiting for the lock, not failing
+    locker.execute("ROLLBACK")
+    locker.close()
+    out, errs = proc.communicate(timeout=120)
+    assert proc.returncode == 0, errs.decode()
+    n, found = check(tmp_path / "agg.db")
+    assert found == [] and n == FEEDS * ITEMS
