@@ -86,7 +86,7 @@ def test_locked_database_is_waited_out_without_loss(server: LocalServer, tmp_pat
     assert proc.poll() is None  # waiting for the lock, not failing
     locker.execute("ROLLBACK")
     locker.close()
-    out, errs = proc.communicate(timeout=120)
+    _, errs = proc.communicate(timeout=120)
     assert proc.returncode == 0, errs.decode()
     n, found = check(tmp_path / "agg.db")
     assert found == [] and n == FEEDS * ITEMS
