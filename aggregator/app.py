@@ -37,7 +37,12 @@ def utcnow() -> datetime:
 @dataclass
 class Database:
     engine: Engine
-    sessions: sessionmaker[Session]
+    sessions: sessionmaker[Session]  # for writing: one transaction per unit of work
+    readers: sessionmaker[Session]  # for reading: never waits for or blocks the writer
+
+    @classmethod
+    def of(cls, engine: Engine) -> Database:
+        return cls(engine, db.session_factory(engine), db.session_factory(engine, write=False))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -49,7 +54,7 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Iterator[Datab
     try:
         if migrate:
             db.ensure_schema(engine)
-        yield Database(engine, db.session_factory(engine))
+        yield Database.of(engine)
     finally:
         engine.dispose()
 
@@ -107,7 +112,7 @@ def output_stories(
 ) -> tuple[OutputMeta, list[StoryView]]:
     """The stories of one output, newest first, filtered, at most ``limit`` (None = all)."""
     names = output.feed_names(settings.feeds)
-    with database.sessions() as session:
+    with database.readers() as session:
         feeds = feed_repo.list_feeds(session)
         ids = [f.id for f in feeds if f.name in names]
         every = len(names) == len(settings.feeds)

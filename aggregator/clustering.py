@@ -84,7 +84,8 @@ def assign_new_entries(
         )
         if matcher is not None:
             matcher.placed(session, entry, placement.story_id)
-        touched.add(placement.story_id)
+        if placement.match != "first":  # a new story's only member already represents it
+            touched.add(placement.story_id)
         placements.append(placement)
     for sid in sorted(touched):
         rep, published = matcher.elect(session, sid) if matcher else earliest_member(session, sid)

@@ -121,7 +121,7 @@ class Daemon:
     async def main(self) -> int:
         engine = db.open_engine(self.settings.database_url)
         db.ensure_schema(engine)
-        self.database = Database(engine, db.session_factory(engine))
+        self.database = Database.of(engine)
         await self._db(self._startup_sync)
         runner: web.AppRunner | None = None
         loop = asyncio.get_running_loop()
@@ -290,7 +290,7 @@ class Daemon:
         assert self.database is not None
         now = utcnow()
         if self.matcher is not None:
-            with self.database.sessions() as session:
+            with self.database.readers() as session:
                 self.matcher.catch_up(session)
         try:
             result = ingest(self.database.sessions, state, outcome, now, self.matcher)

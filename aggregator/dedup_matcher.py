@@ -166,6 +166,6 @@ def build_matcher(settings: Settings, database: Database) -> StoreMatcher | None
     if not settings.dedup.enabled:
         return None
     matcher = StoreMatcher(settings_for_dedup(settings))
-    with database.sessions() as session:
+    with database.readers() as session:
         matcher.load(session)
     return matcher

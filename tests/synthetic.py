@@ -63,11 +63,21 @@ WORDS = (
 )
 
 
+SYLLABLES = ("ba", "ka", "ra", "ma", "ta", "si", "lu", "pe", "no", "gi", "dar", "kan", "tur", "wen")
+
+
+def _word(rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        return rng.choice(WORDS)
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
+
+
 def feed_bytes(feed_no: int, items: int, seed: int = 0) -> bytes:
+    """An RSS document of ``items`` distinct entries (half common words, half invented ones)."""
     rng = random.Random(seed * 1000 + feed_no)
     entries = []
     for i in range(items):
-        words = " ".join(rng.choice(WORDS) for _ in range(80))
+        words = " ".join(_word(rng) for _ in range(80))
         entries.append(
             {
                 "url": f"https://sumber{feed_no}.example.id/berita/{i}",

@@ -46,7 +46,7 @@ def check() -> None:
         engine = db.open_engine(settings.database_url)
         try:
             db.ensure_schema(engine)
-            with db.session_factory(engine)() as session:
+            with db.session_factory(engine, write=False)() as session:
                 found = problems(session)
         finally:
             engine.dispose()

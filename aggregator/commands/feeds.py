@@ -46,7 +46,7 @@ def feeds(ctx: typer.Context) -> None:
         settings = load_settings()
         with open_database(settings) as database:
             sync_config(database, settings, utcnow())
-            with database.sessions() as session:
+            with database.readers() as session:
                 rows = feed_repo.feed_summaries(session)
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("name", "status", "last fetch", "last success", "entries", "errors", "url / problem"):

@@ -61,7 +61,7 @@ def explain(
     """
     with user_errors():
         settings = load_settings()
-        with open_database(settings) as database, database.sessions() as session:
+        with open_database(settings) as database, database.readers() as session:
             first = _entry_or_exit(session, url)
             if other is None:
                 _explain_story(session, first.id)

@@ -87,7 +87,9 @@ def normalise_entry(entry: ParsedEntry, *, feed_url: str, base_url: str, now: da
     content = sanitise_html(entry.content_html, url or base_url)
     summary = sanitise_html(entry.summary_html, url or base_url)
     text = html_to_text(content if len(content) >= len(summary) else summary)
-    title = " ".join(entry.title.split())
+    # Titles are plain text; markup some feeds put in them is dropped, not kept as "<b>" text.
+    raw_title = html_to_text(entry.title) if "<" in entry.title else entry.title
+    title = " ".join(raw_title.split())
     published, fallback = effective_published(entry.published, entry.updated, now)
     return Entry(
         guid_key=guid_key(entry.guid, canon, title, text),

@@ -66,11 +66,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # Write transactions start IMMEDIATE: a deferred one that reads before it writes cannot wait
+    # for the lock (SQLite answers "database is locked" at once to avoid a deadlock).
+    mode = conn.get_execution_options().get("sqlite_begin", "")
+    conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[Session]:
+    """Sessions for writing (the default) or for reading only (they never take the write lock)."""
+    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write else engine
+    return sessionmaker(bind, expire_on_commit=False, autoflush=False)
 
 
 # --------------------------------------------------------------------------- migrations

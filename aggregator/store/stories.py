@@ -31,7 +31,7 @@ def create_story(session: Session, *, key: str, entry_id: int, published: dateti
         published_at=published,
         created_at=now,
         updated_at=now,
-        member_count=0,
+        member_count=1,
     )
     session.add(row)
     session.flush()
@@ -48,12 +48,14 @@ def add_member(
     matched_entry_id: int | None,
     detail: Mapping[str, float] | None,
     now: datetime,
+    moving: bool = False,
 ) -> None:
     """Put ``entry_id`` in ``story_id`` (moving it if it was elsewhere) and record how it matched."""
-    old = session.get(StoryMemberRow, entry_id)
-    if old is not None:
-        session.delete(old)
-        session.flush()
+    if moving:
+        old = session.get(StoryMemberRow, entry_id)
+        if old is not None:
+            session.delete(old)
+            session.flush()
     session.add(
         StoryMemberRow(
             entry_id=entry_id,

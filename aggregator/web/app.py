@@ -82,7 +82,7 @@ def _render_feed(state: WebState, name: str, fmt: str) -> Rendered | None:
     output = next((o for o in settings.outputs if o.name == name), None)
     if output is None:
         return None
-    with state.database.sessions() as session:
+    with state.database.readers() as session:
         key = (story_repo.version(session), output)
     cached = state.cache.get((name, fmt))
     if cached is not None and cached.key == key:
@@ -144,7 +144,7 @@ async def story_handler(request: web.Request) -> web.Response:
         raise web.HTTPNotFound() from None
 
     def load() -> tuple[Any, dict[int, str]]:
-        with state.database.sessions() as session:
+        with state.database.readers() as session:
             views = story_repo.story_views(session, [story_id])
             details = {
                 m.entry_id: ", ".join(f"{k} {v:.2f}" for k, v in sorted(json.loads(m.detail).items()))
@@ -163,7 +163,7 @@ async def feeds_handler(request: web.Request) -> web.Response:
     state: WebState = request.app["state"]
 
     def load() -> Any:
-        with state.database.sessions() as session:
+        with state.database.readers() as session:
             return feed_repo.feed_summaries(session)
 
     rows = await _in_thread(load)
