@@ -134,6 +134,9 @@ def features(title: str, lines: Sequence[str], dateline: str = "") -> Features:
                     names.add(fold(w))
     # Python's hash is salted per process: fine here, trigram sets are compared in memory and
     # never stored (stored signatures use xxhash, which is the same in every process).
+    # Words the text writes with a capital anywhere (sentence starts included: an article often
+    # opens with its subject, "Saitama Bank Ltd is issuing ..."); a headline word among them is a name.
+    capitalised = {fold(w) for w in _WORD.findall(body) if w[:1].isupper()}
     trigrams = frozenset(map(hash, zip(words, words[1:], words[2:], strict=False)))
     lead_words = words[:LEAD_TOKENS]
     return Features(
@@ -144,7 +147,7 @@ def features(title: str, lines: Sequence[str], dateline: str = "") -> Features:
         names=frozenset(names),
         trigrams=trigrams,
         title_set=frozenset(content_tokens(title)),
-        title_names=frozenset(w for w in _WORD.findall(fold(title)) if w in names),
+        title_names=frozenset(w for w in _WORD.findall(fold(title)) if w in capitalised and len(w) >= 3),
         words=frozenset(words) | frozenset(_WORD.findall(fold(title))),
         length=len(words),
     )
