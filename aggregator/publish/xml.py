@@ -8,6 +8,10 @@ stripped before they reach the writer.
 How the members of a story appear: Atom has one ``link rel="related"`` per other copy and a
 ``source`` naming the representative's feed; RSS has a ``source`` element for the
 representative's feed and the other copies listed at the end of the description ("Also in").
+
+feedgen 1.0 drops every attribute but ``href`` of an entry's Atom links (so ``rel="related"``
+and titles would be lost and every copy would become a second "alternate" link, which RFC 4287
+forbids): entry links are therefore added to the Atom document with lxml after feedgen wrote it.
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from aggregator import __version__
 from aggregator.models import OutputMeta, StoryView
 
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 GENERATOR_URI = "https://github.com/aggregator-project/aggregator"
-PLACEHOLDER_HOME = "http://localhost/"  # RSS requires a channel link; used when none is configured
+PLACEHOLDER_HOME = "http://localhost/"
+ATOM_NS = "http://www.w3.org/2005/Atom"  # RSS requires a channel link; used when none is configured
 
 
 def _x(text: str | None) -> str:
@@ -73,16 +79,12 @@ def _add_entries(fg: FeedGenerator, stories: Sequence[StoryView], *, rss: bool) 
         fe.guid(story.key, permalink=False)
         fe.title(_x(story.title) or "(untitled)")
         body = _x(story.content_html or story.summary_html)
-        if _absolute(story.url):
-            fe.link(href=story.url, rel="alternate")
         if rss:
+            if _absolute(story.url):
+                fe.link(href=story.url, rel="alternate")
             fe.description(body + _also_in(story) or _x(story.title) or "(untitled)")
         else:
-            for m in story.members:
-                if not m.is_representative and _absolute(m.url) and m.url != story.url:
-                    fe.link(href=m.url, rel="related", title=_x(f"{m.title} — {m.feed_title}"))
-            if body:
-                fe.content(body, type="html")
+            fe.content(body or html.escape(_x(story.title) or "(untitled)"), type="html")
             summary = _x(story.summary_html)
             if summary and story.content_html:
                 fe.summary(summary, type="html")
@@ -95,10 +97,27 @@ def _add_entries(fg: FeedGenerator, stories: Sequence[StoryView], *, rss: bool) 
             fe.source(url=story.feed_url, title=_x(story.feed_title) or story.feed_url)
 
 
+def _entry_links(story: StoryView) -> list[dict[str, str]]:
+    links = [{"href": story.url, "rel": "alternate", "type": "text/html"}] if _absolute(story.url) else []
+    for m in story.members:
+        if not m.is_representative and _absolute(m.url) and m.url != story.url:
+            links.append({"href": m.url, "rel": "related", "title": _x(f"{m.title} — {m.feed_title}")})
+    return links
+
+
 def render_atom(meta: OutputMeta, stories: Sequence[StoryView]) -> bytes:
     fg = _base(meta)
     _add_entries(fg, stories, rss=False)
-    return bytes(fg.atom_str(pretty=True, encoding="UTF-8"))
+    root = etree.fromstring(bytes(fg.atom_str(pretty=False, encoding="UTF-8")))
+    entries = root.findall(f"{{{ATOM_NS}}}entry")
+    for element, story in zip(entries, stories, strict=True):
+        anchor = element.find(f"{{{ATOM_NS}}}title")
+        position = list(element).index(anchor) + 1 if anchor is not None else len(element)
+        for offset, attrs in enumerate(_entry_links(story)):
+            link = etree.Element(f"{{{ATOM_NS}}}link", attrib=attrs)
+            element.insert(position + offset, link)
+    etree.indent(root, space="  ")
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8")) + b"\n"
 
 
 def render_rss(meta: OutputMeta, stories: Sequence[StoryView]) -> bytes:
