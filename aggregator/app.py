@@ -16,8 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator import USER_AGENT
+from aggregator.clustering import earliest_member
 from aggregator.config import OutputConfig, Settings
-from aggregator.dedup_matcher import build_matcher
+from aggregator.dedup_matcher import StoreMatcher, build_matcher
 from aggregator.errors import StoreError
 from aggregator.fetch import Fetcher, FetchSettings
 from aggregator.models import FeedRunResult, OutputMeta, StoryView
@@ -95,7 +96,7 @@ async def run_round(
 ) -> list[FeedRunResult]:
     matcher = build_matcher(settings, database)
     async with round_tools(settings) as (fetcher, parser):
-        return await poll_round(
+        results = await poll_round(
             feeds,
             fetcher=fetcher,
             parser=parser,
@@ -105,6 +106,9 @@ async def run_round(
             concurrency=settings.polling.concurrency,
             on_result=on_result,
         )
+    if settings.retention.entries is not None:
+        expire(database, matcher, utcnow() - settings.retention.entries)
+    return results
 
 
 def output_stories(
@@ -171,3 +175,16 @@ def rebuild_clusters(settings: Settings, database: Database, now: datetime) -> t
         for e in entries:
             assign_new_entries(session, feeds[e.feed_id], [e], now, matcher, learn=False)
         return len(entries), story_repo.counts(session)["stories"]
+
+
+def expire(database: Database, matcher: StoreMatcher | None, before: datetime) -> int:
+    """Delete old entries, re-elect stories that lost their representative; returns the count."""
+    now = utcnow()
+    with database.sessions.begin() as session:
+        removed, orphaned = story_repo.expire_entries(session, before)
+        for sid in orphaned:
+            rep, published = matcher.elect(session, sid) if matcher else earliest_member(session, sid)
+            story_repo.set_representative(session, sid, rep, published, now)
+    if matcher is not None and removed:
+        matcher.engine.remove(set(removed))
+    return len(removed)

@@ -28,8 +28,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.app import Database, fetch_settings, sync_config, utcnow
-from aggregator.clustering import earliest_member
+from aggregator.app import Database, expire, fetch_settings, sync_config, utcnow
 from aggregator.config import FeedConfig, Settings, load_config
 from aggregator.dedup_matcher import StoreMatcher, build_matcher
 from aggregator.errors import AggregatorError, ConfigError, FeedError, StoreError
@@ -41,7 +40,6 @@ from aggregator.pipeline import Fetched, fetch_feed, ingest
 from aggregator.schedule import Observation, Policy, first_check, next_check
 from aggregator.store import db
 from aggregator.store import feeds as feed_repo
-from aggregator.store import stories as story_repo
 from aggregator.store.values import FeedState
 from aggregator.web import WebState, build_app
 
@@ -383,19 +381,6 @@ class Daemon:
             return
         if removed:
             log.info("retention: removed %d entries first stored more than %s ago", removed, keep)
-
-
-def expire(database: Database, matcher: StoreMatcher | None, before: datetime) -> int:
-    """Delete old entries, re-elect stories that lost their representative; returns the count."""
-    now = utcnow()
-    with database.sessions.begin() as session:
-        removed, orphaned = story_repo.expire_entries(session, before)
-        for sid in orphaned:
-            rep, published = matcher.elect(session, sid) if matcher else earliest_member(session, sid)
-            story_repo.set_representative(session, sid, rep, published, now)
-    if matcher is not None and removed:
-        matcher.engine.remove(set(removed))
-    return len(removed)
 
 
 def run_daemon(config_path: Path, env: Mapping[str, str], **kwargs: Any) -> int:
