@@ -62,40 +62,51 @@ def assign_new_entries(
         matcher.observe(session, feed, new_entries)
     placements: list[Placement] = []
     touched: set[int] = set()
+    known = entry_repo.identity_index(session, new_entries)
     for entry in new_entries:
-        placement = _identity(session, entry) or (
+        placement = _identity(known, entry) or (
             matcher.place(session, feed, entry) if matcher is not None else None
         )
-        if placement is None:
-            key = story_repo.story_key(feed.config_url, entry.guid_key)
-            sid = story_repo.create_story(
-                session, key=key, entry_id=entry.id, published=entry.published, now=now
-            )
-            placement = Placement(sid, "first", None, None)
-        story_repo.add_member(
-            session,
-            entry_id=entry.id,
-            story_id=placement.story_id,
-            match=placement.match,
-            similarity=placement.similarity,
-            matched_entry_id=placement.matched_entry_id,
-            detail=placement.detail,
-            now=now,
-        )
+        placement = _record(session, feed, entry, placement, now)
+        for ident in entry_repo.identity_keys(entry):  # later entries of this batch find it too
+            known.setdefault(ident, (entry.id, placement.story_id))
         if matcher is not None:
             matcher.placed(session, entry, placement.story_id)
         if placement.match != "first":  # a new story's only member already represents it
             touched.add(placement.story_id)
         placements.append(placement)
+    session.flush()
     for sid in sorted(touched):
         rep, published = matcher.elect(session, sid) if matcher else earliest_member(session, sid)
         story_repo.set_representative(session, sid, rep, published, now)
     return placements
 
 
-def _identity(session: Session, entry: StoredEntry) -> Placement | None:
-    hit = entry_repo.identity_match(session, entry)
-    if hit is None:
-        return None
-    key, other_id, story_id = hit
-    return Placement(story_id, key, 1.0, other_id)
+def _record(
+    session: Session, feed: FeedState, entry: StoredEntry, placement: Placement | None, now: datetime
+) -> Placement:
+    """Store the membership; an entry that matched nothing starts a story of its own."""
+    if placement is None:
+        key = story_repo.story_key(feed.config_url, entry.guid_key)
+        sid = story_repo.create_story(session, key=key, entry_id=entry.id, published=entry.published, now=now)
+        placement = Placement(sid, "first", None, None)
+    story_repo.add_member(
+        session,
+        entry_id=entry.id,
+        story_id=placement.story_id,
+        match=placement.match,
+        similarity=placement.similarity,
+        matched_entry_id=placement.matched_entry_id,
+        detail=placement.detail,
+        now=now,
+    )
+    return placement
+
+
+def _identity(known: entry_repo.IdentityKeys, entry: StoredEntry) -> Placement | None:
+    """The same entry already stored under another feed (or earlier in this batch)."""
+    for key in entry_repo.identity_keys(entry):
+        hit = known.get(key)
+        if hit is not None and hit[0] != entry.id:
+            return Placement(hit[1], key[0], 1.0, hit[0])
+    return None

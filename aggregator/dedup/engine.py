@@ -27,7 +27,7 @@ LEAD_BANDS, LEAD_ROWS = 64, 2  # openings vs excerpts are small sets: J=0.25: 98
 MAX_CANDIDATES = 12  # verified per new entry, best estimated similarity first
 MIN_ESTIMATE = 1 / 64  # candidates sharing fewer MinHash values than this are LSH noise
 SUPPORT_SAMPLE = 4  # members of a story a newcomer is also compared with
-CACHE_SIZE = 20_000  # features kept in memory (LRU)
+CACHE_SIZE = 2_048  # features kept in memory (LRU; ~60 KB each: ~120 MB at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +75,14 @@ class Engine:
         self.full = BandIndex(FULL_BANDS, FULL_ROWS)
         self.lead = BandIndex(LEAD_BANDS, LEAD_ROWS)
         self._story: dict[int, int] = {}
-        self._time: dict[int, float] = {}
         self._members: dict[int, list[int]] = defaultdict(list)
-        # Signatures as rows of two matrices (estimates for many candidates in one numpy step).
+        # Per-entry state in rows of numpy arrays, so candidate filtering and ranking are a few
+        # vectorised steps however many candidates LSH returns; the LSH indexes store row numbers.
         self._row: dict[int, int] = {}
+        self._n = 0
+        self._entry = np.zeros(1024, dtype=np.int64)
+        self._time = np.zeros(1024, dtype=np.float64)
+        self._alive = np.zeros(1024, dtype=bool)
         self._full_sigs = np.empty((1024, NUM_PERM), dtype=np.uint32)
         self._lead_sigs = np.empty((1024, NUM_PERM), dtype=np.uint32)
         self._cache: OrderedDict[int, Features] = OrderedDict()
@@ -111,21 +115,29 @@ class Engine:
 
     # ------------------------------------------------------------------ decisions
     def candidates(self, doc: DedupDoc, prep: Prepared) -> list[int]:
+        """Entry ids worth verifying: LSH hits in the time window, best signature agreement first."""
         if not prep.indexable:
             return []
-        found = self.full.query(prep.signature.full) | self.lead.query(prep.signature.lead)
-        found.discard(doc.entry_id)
-        t, w = doc.time.timestamp(), self.settings.window.total_seconds()
-        near = [i for i in found if i in self._story and abs(self._time[i] - t) <= w]
-        if not near:
+        rows = np.union1d(self.full.query(prep.signature.full), self.lead.query(prep.signature.lead))
+        if not rows.size:
             return []
-        rows = np.fromiter((self._row[i] for i in near), dtype=np.int64, count=len(near))
+        t, w = doc.time.timestamp(), self.settings.window.total_seconds()
+        rows = rows[self._alive[rows] & (np.abs(self._time[rows] - t) <= w)]
+        rows = rows[self._entry[rows] != doc.entry_id]
+        if not rows.size:
+            return []
         est = np.maximum(
             (self._full_sigs[rows] == prep.signature.full).mean(axis=1),
             (self._lead_sigs[rows] == prep.signature.lead).mean(axis=1),
         )
-        ranked = sorted(zip(est.tolist(), near, strict=True), key=lambda p: (-p[0], p[1]))
-        return [i for e, i in ranked[:MAX_CANDIDATES] if e >= MIN_ESTIMATE]
+        keep = est >= MIN_ESTIMATE
+        rows, est = rows[keep], est[keep]
+        if rows.size > MAX_CANDIDATES:
+            top = np.argpartition(-est, MAX_CANDIDATES - 1)[:MAX_CANDIDATES]
+            rows, est = rows[top], est[top]
+        ids = self._entry[rows]
+        order = np.lexsort((ids, -est))  # best estimate first, ties by lowest entry id
+        return [int(i) for i in ids[order]]
 
     def assign(self, doc: DedupDoc, prep: Prepared) -> Decision:
         cands = self.candidates(doc, prep)
@@ -170,22 +182,26 @@ class Engine:
             self.move(entry_id, story_id)
             return
         self._story[entry_id] = story_id
-        self._time[entry_id] = time.timestamp()
         self._members[story_id].append(entry_id)
-        self._store_signature(entry_id, sig)
+        row = self._new_row(entry_id, time, sig)
         if indexable:
-            self.full.add(entry_id, sig.full)
-            self.lead.add(entry_id, sig.lead)
+            self.full.add(row, sig.full)
+            self.lead.add(row, sig.lead)
 
-    def _store_signature(self, entry_id: int, sig: Signature) -> None:
-        row = len(self._row)
-        if row == self._full_sigs.shape[0]:
-            grow = ((row * 2, NUM_PERM),)
-            self._full_sigs = np.resize(self._full_sigs, grow[0])
-            self._lead_sigs = np.resize(self._lead_sigs, grow[0])
-        self._full_sigs[row] = sig.full
-        self._lead_sigs[row] = sig.lead
+    def _new_row(self, entry_id: int, time: datetime, sig: Signature) -> int:
+        row = self._n
+        if row == self._entry.shape[0]:
+            size = row + row // 2  # grow by half: less slack than doubling at 100k entries
+            self._entry = np.resize(self._entry, size)
+            self._time = np.resize(self._time, size)
+            self._alive = np.resize(self._alive, size)
+            self._full_sigs = np.resize(self._full_sigs, (size, NUM_PERM))
+            self._lead_sigs = np.resize(self._lead_sigs, (size, NUM_PERM))
+        self._entry[row], self._time[row], self._alive[row] = entry_id, time.timestamp(), True
+        self._full_sigs[row], self._lead_sigs[row] = sig.full, sig.lead
         self._row[entry_id] = row
+        self._n += 1
+        return row
 
     def move(self, entry_id: int, story_id: int) -> None:
         old = self._story.get(entry_id)
@@ -195,21 +211,18 @@ class Engine:
         self._members[story_id].append(entry_id)
 
     def remove(self, entry_ids: set[int]) -> None:
-        """Forget entries (retention). Their signature rows stay allocated until a restart."""
-        known = {i for i in entry_ids if i in self._story}
-        for i in known:
+        """Forget entries (retention): their rows are marked dead and never returned again."""
+        for i in entry_ids:
+            if i not in self._story:
+                continue
             sid = self._story.pop(i)
-            self._time.pop(i, None)
-            self._row.pop(i, None)
+            self._alive[self._row.pop(i)] = False
             self._cache.pop(i, None)
             members = self._members.get(sid)
             if members is not None and i in members:
                 members.remove(i)
                 if not members:
                     del self._members[sid]
-        if known:
-            self.full.remove(known)
-            self.lead.remove(known)
 
     def max_entry_id(self) -> int:
         return max(self._story, default=0)

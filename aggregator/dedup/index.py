@@ -14,6 +14,9 @@ import numpy as np
 _BAND_BITS = 6  # up to 64 bands
 _KEY_MASK = np.uint64((1 << (64 - _BAND_BITS)) - 1)
 _BUFFER = 2048  # keys held unsorted before they become a run
+# A band bucket shared by more entries than this says nothing (like a stop word: a stock
+# phrase, a template, a feed of near-identical items); it is skipped, which bounds a query's cost.
+MAX_BUCKET = 64
 
 
 class BandIndex:
@@ -58,29 +61,26 @@ class BandIndex:
         order = np.argsort(keys, kind="stable")
         self._runs.append((keys[order], ids[order]))
 
-    def query(self, hashvalues: np.ndarray) -> set[int]:
+    def query(self, hashvalues: np.ndarray) -> np.ndarray:
+        """Unique ids (as int64) sharing at least one band key with ``hashvalues``."""
         q = self.keys(hashvalues)
-        found: set[int] = set()
+        parts: list[np.ndarray] = []
         for keys, ids in self._runs:
             lo = np.searchsorted(keys, q, side="left")
             hi = np.searchsorted(keys, q, side="right")
-            hit = np.nonzero(hi > lo)[0]
-            for j in hit.tolist():
-                found.update(ids[lo[j] : hi[j]].tolist())
+            size = hi - lo
+            for j in np.nonzero((size > 0) & (size <= MAX_BUCKET))[0].tolist():
+                parts.append(ids[lo[j] : hi[j]])
         if self._n_buf:
             buf = self._buf_keys[: self._n_buf]
             qs = np.sort(q)
             pos = np.minimum(np.searchsorted(qs, buf), qs.size - 1)
             mask = qs[pos] == buf
             if mask.any():
-                found.update(self._buf_ids[: self._n_buf][mask].tolist())
-        return found
-
-    def remove(self, entry_ids: set[int]) -> None:
-        """Drop entries (retention); rare, so a rewrite of the runs is acceptable."""
-        self._flush()
-        gone = np.fromiter(entry_ids, dtype=np.uint32, count=len(entry_ids))
-        self._runs = [(k[m], i[m]) for k, i in self._runs if (m := ~np.isin(i, gone)).any()]
+                parts.append(self._buf_ids[: self._n_buf][mask])
+        if not parts:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate(parts)).astype(np.int64)
 
     def nbytes(self) -> int:
         runs = sum(k.nbytes + i.nbytes for k, i in self._runs)

@@ -120,39 +120,50 @@ def find_entries_by_url(session: Session, url: str) -> list[StoredEntry]:
     return [_stored(r) for r in session.scalars(stmt.order_by(EntryRow.id))]
 
 
-def _first_member(session: Session, condition: object, exclude_id: int) -> tuple[int, int] | None:
-    stmt = (
-        select(EntryRow.id, StoryMemberRow.story_id)
-        .join(StoryMemberRow, StoryMemberRow.entry_id == EntryRow.id)
-        .where(condition, EntryRow.id != exclude_id)  # type: ignore[arg-type]
-        .order_by(EntryRow.id)
-        .limit(1)
-    )
-    row = session.execute(stmt).first()
-    return (row[0], row[1]) if row else None
+def _global_guid(guid_key: str) -> bool:
+    """GUIDs that are URIs are globally unique by intent; bare numbers collide across sites."""
+    return len(guid_key) >= 16 and ":" in guid_key and not guid_key.startswith("sha1:")
 
 
-def identity_match(session: Session, entry: StoredEntry) -> tuple[str, int, int] | None:
-    """The earliest stored entry that is this entry under another feed: (key, entry id, story id).
+IdentityKeys = dict[tuple[str, str], tuple[int, int]]  # (kind, value) -> (entry id, story id)
 
-    Keys, strongest first: the same GUID in another feed (only GUIDs that are URIs, which are
-    globally unique by intent; bare numbers collide across sites), the same canonical URL, the
-    same normalised text.
+
+def identity_index(session: Session, entries: Sequence[StoredEntry]) -> IdentityKeys:
+    """For a batch of new entries: the earliest stored member behind each of their identity keys.
+
+    Three queries for the whole batch (GUID, canonical URL, text hash) instead of three per entry.
     """
-    g = entry.guid_key
-    if len(g) >= 16 and (":" in g) and not g.startswith("sha1:"):
-        hit = _first_member(session, EntryRow.guid_hash == guid_hash(g), entry.id)
-        if hit:
-            return ("guid", *hit)
+    wanted = {
+        "guid": sorted({guid_hash(e.guid_key) for e in entries if _global_guid(e.guid_key)}),
+        "url": sorted({e.canonical_url for e in entries if e.canonical_url}),
+        "text": sorted({e.text_hash for e in entries if e.text_hash}),
+    }
+    columns = {"guid": EntryRow.guid_hash, "url": EntryRow.canonical_url, "text": EntryRow.text_hash}
+    found: IdentityKeys = {}
+    for kind, values in wanted.items():
+        column = columns[kind]
+        for chunk in _chunks(values):
+            stmt = (
+                select(column, EntryRow.id, StoryMemberRow.story_id)
+                .join(StoryMemberRow, StoryMemberRow.entry_id == EntryRow.id)
+                .where(column.in_(chunk))
+                .order_by(EntryRow.id)
+            )
+            for value, entry_id, story_id in session.execute(stmt):
+                found.setdefault((kind, value), (entry_id, story_id))
+    return found
+
+
+def identity_keys(entry: StoredEntry) -> list[tuple[str, str]]:
+    """The entry's identity keys, strongest first: URI GUID, canonical URL, normalised text."""
+    keys = []
+    if _global_guid(entry.guid_key):
+        keys.append(("guid", guid_hash(entry.guid_key)))
     if entry.canonical_url:
-        hit = _first_member(session, EntryRow.canonical_url == entry.canonical_url, entry.id)
-        if hit:
-            return ("url", *hit)
+        keys.append(("url", entry.canonical_url))
     if entry.text_hash:
-        hit = _first_member(session, EntryRow.text_hash == entry.text_hash, entry.id)
-        if hit:
-            return ("text", *hit)
-    return None
+        keys.append(("text", entry.text_hash))
+    return keys
 
 
 def feed_titles(session: Session) -> dict[int, tuple[str, str]]:

@@ -69,7 +69,6 @@ def add_member(
     )
     story = session.get_one(StoryRow, story_id)
     story.updated_at = now
-    session.flush()
 
 
 def membership(session: Session, entry_id: int) -> Membership | None:
