@@ -120,7 +120,6 @@ class OutputConfig(_Model):
 class DedupConfig(_Model):
     enabled: bool = True
     window: Duration = timedelta(days=3)
-    strictness: float = Field(0.0, ge=-1.0, le=1.0)
 
 
 class ServerConfig(_Model):

@@ -29,6 +29,7 @@ class Spec:
     priority: int = 0
     enabled: bool = True
     interval: timedelta | None = None
+    language: str | None = None
 
 
 def entry(guid: str, url: str, text: str = "", minutes: int = 0, title: str = "Judul") -> Entry:

@@ -31,6 +31,8 @@ class FeedSpecLike(Protocol):
     def enabled(self) -> bool: ...
     @property
     def interval(self) -> timedelta | None: ...
+    @property
+    def language(self) -> str | None: ...
 
 
 def _state(row: FeedRow) -> FeedState:
@@ -89,6 +91,8 @@ def sync_feeds(session: Session, specs: Sequence[FeedSpecLike], now: datetime) -
             row.title = ""
         row.priority = spec.priority
         row.enabled = spec.enabled
+        if spec.language:  # configured language wins over what the feed says
+            row.language = spec.language[:35]
         row.in_config = True
         row.interval_seconds = int(spec.interval.total_seconds()) if spec.interval else None
         out.append(row)
@@ -157,7 +161,7 @@ def record_success(
         row.title = feed_title[:1000]
     if site_url:
         row.site_url = site_url[:2048]
-    if language:
+    if language and not row.language:
         row.language = language[:35]
     if ttl_seconds is not None:
         row.ttl_seconds = ttl_seconds
