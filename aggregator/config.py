@@ -389,7 +389,6 @@ def _database_url(path: Path, value: str | None, env: Mapping[str, str]) -> tupl
     """The effective database URL (env first), with relative SQLite paths made absolute."""
     from_env = env.get("AGGREGATOR_DATABASE_URL")
     url = from_env or value or f"sqlite:///{(path.parent / 'aggregator.db').resolve()}"
-    origin = "AGGREGATOR_DATABASE_URL" if from_env else "database"
     scheme = url.split(":", 1)[0].lower()
     if scheme in ("postgres", "postgresql"):
         return "postgresql+psycopg:" + url.split(":", 1)[1], None
@@ -399,7 +398,8 @@ def _database_url(path: Path, value: str | None, env: Mapping[str, str]) -> tupl
             if rel and rel != ":memory:":
                 url = f"sqlite:///{(path.parent / rel).resolve()}"
         return url, None
+    prefix = "AGGREGATOR_DATABASE_URL: " if from_env else ""  # the file's key is named by its location
     return url, (
-        f"{origin}: {url!r} is not a supported database URL; use sqlite:///FILE "
+        f"{prefix}{url!r} is not a supported database URL; use sqlite:///FILE "
         "or postgresql://user@host/dbname"
     )
