@@ -131,7 +131,6 @@ def output_stories(
             include=output.include,
             exclude=output.exclude,
             language=output.language,
-            story_language=s.language,
         )
     ]
     if limit is not None:

@@ -293,8 +293,11 @@ class Daemon:
         try:
             result = ingest(self.database.sessions, state, outcome, now, self.matcher)
         except StoreError:
+            # The run rolled back, but the in-memory index already holds its entries: reload it
+            # from what the database really has before the next run uses it.
             if self.matcher is not None:
-                self.matcher.forget_run()
+                with contextlib.suppress(SQLAlchemyError, StoreError):
+                    self.matcher = build_matcher(self.settings, self.database)
             raise
         with self.database.sessions.begin() as session:
             fresh = feed_repo.get_feed(session, state.id)

@@ -152,10 +152,6 @@ class StoreMatcher:
         published = next(e.published_at for e, _ in rows if e.id == rep)
         return rep, published
 
-    def forget_run(self) -> None:
-        """After a rolled-back run: drop what the run prepared (the caller reloads if needed)."""
-        self._pending.clear()
-
 
 def settings_for_dedup(settings: Settings) -> DedupSettings:
     return DedupSettings(enabled=settings.dedup.enabled, window=settings.dedup.window)

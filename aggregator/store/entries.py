@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aggregator.models import Entry
-from aggregator.store.schema import EntryRow, FeedRow, StoryMemberRow
+from aggregator.store.schema import EntryRow, StoryMemberRow
 from aggregator.store.values import StoredEntry
 
 _CHUNK = 500  # bound the size of IN (...) lists
@@ -164,11 +164,3 @@ def identity_keys(entry: StoredEntry) -> list[tuple[str, str]]:
     if entry.text_hash:
         keys.append(("text", entry.text_hash))
     return keys
-
-
-def feed_titles(session: Session) -> dict[int, tuple[str, str]]:
-    """feed id -> (title, url) for every feed."""
-    return {
-        fid: (title or url, url)
-        for fid, title, url in session.execute(select(FeedRow.id, FeedRow.title, FeedRow.url))
-    }
