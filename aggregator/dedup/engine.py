@@ -17,8 +17,8 @@ import numpy as np
 from aggregator.dedup.boilerplate import Boilerplate
 from aggregator.dedup.index import BandIndex
 from aggregator.dedup.signature import NUM_PERM, Signature, sign
-from aggregator.dedup.text import Features, attributions, features, strip_furniture
-from aggregator.dedup.verify import STORY_SUPPORT, STORY_VETOES, Verdict, verify
+from aggregator.dedup.text import LEAD_TOKENS, Features, analyse, attributions, strip_furniture
+from aggregator.dedup.verify import MIN_TOKENS, STORY_SUPPORT, STORY_VETOES, Verdict, verify
 
 # LSH banding (bands x rows of the 128 MinHash values). Probability that a pair with Jaccard J
 # becomes a candidate: 1 - (1 - J**rows)**bands.
@@ -27,7 +27,7 @@ LEAD_BANDS, LEAD_ROWS = 64, 2  # openings vs excerpts are small sets: J=0.25: 98
 MAX_CANDIDATES = 12  # verified per new entry, best estimated similarity first
 MIN_ESTIMATE = 1 / 64  # candidates sharing fewer MinHash values than this are LSH noise
 SUPPORT_SAMPLE = 4  # members of a story a newcomer is also compared with
-CACHE_SIZE = 2_048  # features kept in memory (LRU; ~60 KB each: ~120 MB at most)
+CACHE_SIZE = 16_384  # feature sets kept in memory (LRU; ~8 KB each: ~130 MB at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +89,18 @@ class Engine:
 
     # ------------------------------------------------------------------ features
     def features_of(self, doc: DedupDoc) -> Features:
+        return self._analyse(doc)[0]
+
+    def _analyse(self, doc: DedupDoc) -> tuple[Features, list[str]]:
         lines = doc.text.split("\n")
         kept, dateline = strip_furniture(lines, lambda ln: self.boilerplate.is_boilerplate(doc.feed_id, ln))
-        return features(doc.title, kept, dateline)
+        return analyse(doc.title, kept, dateline)
 
     def prepare(self, doc: DedupDoc) -> Prepared:
-        f = self.features_of(doc)
+        f, tokens = self._analyse(doc)
         self._remember(doc.entry_id, f)
-        sig = sign(f.tokens, [t for t in f.tokens[:60]])
-        return Prepared(f, sig, len(f.token_set) >= 8)
+        sig = sign(tokens, tokens[:LEAD_TOKENS])
+        return Prepared(f, sig, f.token_set.size >= MIN_TOKENS)
 
     def _remember(self, entry_id: int, f: Features) -> None:
         self._cache[entry_id] = f

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 # Lines that are navigation or furniture, not article text (matched on the casefolded line).
 FURNITURE = re.compile(
@@ -99,19 +101,28 @@ def strip_furniture(lines: Sequence[str], is_learned: Callable[[str], bool]) -> 
     return kept, dateline
 
 
+HashSet = np.ndarray  # sorted unique int64 hashes: a compact set (8 bytes an element)
+
+
+def hash_set(items: Iterable[object]) -> HashSet:
+    """A set as sorted unique hashes. Python's hash is salted per process: these sets live in
+    memory only and are never stored (stored signatures use xxhash, the same in every process)."""
+    arr: HashSet = np.unique(np.fromiter(map(hash, items), dtype=np.int64))
+    return arr
+
+
 @dataclass(frozen=True, slots=True)
 class Features:
-    """What verification compares: computed once per entry and cached."""
+    """What verification compares, as compact hash sets (~8 KB an article, so many stay cached)."""
 
-    tokens: tuple[str, ...]  # content tokens in order (folded)
-    token_set: frozenset[str]
-    lead_set: frozenset[str]  # content tokens of the first LEAD_TOKENS words
-    numbers: frozenset[str]
-    names: frozenset[str]  # capitalised words not opening a sentence, folded
-    trigrams: frozenset[int]  # hashes of word 3-grams over all words (order-sensitive)
-    title_set: frozenset[str]
-    title_names: frozenset[str]  # title words that the text uses as proper names: the subject
-    words: frozenset[str]  # every folded word of title and text (for subject checks)
+    token_set: HashSet  # content tokens
+    lead_set: HashSet  # content tokens of the first LEAD_TOKENS words
+    numbers: HashSet
+    names: HashSet  # capitalised words not opening a sentence
+    trigrams: HashSet  # word 3-grams over all words (order-sensitive)
+    title_set: HashSet
+    title_names: HashSet  # headline words the text writes capitalised: the subject
+    words: HashSet  # every word of title and text (for subject checks)
     length: int  # words in the cleaned text
 
 
@@ -120,8 +131,14 @@ def content_tokens(text: str) -> list[str]:
 
 
 def features(title: str, lines: Sequence[str], dateline: str = "") -> Features:
-    """``dateline`` is the stripped dateline, kept for its figures (a filing date tells two
-    runs of a recurring report apart)."""
+    return analyse(title, lines, dateline)[0]
+
+
+def analyse(title: str, lines: Sequence[str], dateline: str = "") -> tuple[Features, list[str]]:
+    """Features of a cleaned text, and its content tokens in order (for signing).
+
+    ``dateline`` is the stripped dateline, kept for its figures.
+    """
     body = "\n".join(lines)
     words = _WORD.findall(fold(body))
     tokens = [t for t in words if len(t) >= MIN_CONTENT_LEN or any(c.isdigit() for c in t)]
@@ -132,22 +149,20 @@ def features(title: str, lines: Sequence[str], dateline: str = "") -> Features:
             for w in m.group(1).split():
                 if len(w) >= 3:
                     names.add(fold(w))
-    # Python's hash is salted per process: fine here, trigram sets are compared in memory and
-    # never stored (stored signatures use xxhash, which is the same in every process).
     # Words the text writes with a capital anywhere (sentence starts included: an article often
     # opens with its subject, "Saitama Bank Ltd is issuing ..."); a headline word among them is a name.
     capitalised = {fold(w) for w in _WORD.findall(body) if w[:1].isupper()}
-    trigrams = frozenset(map(hash, zip(words, words[1:], words[2:], strict=False)))
+    title_words = _WORD.findall(fold(title))
     lead_words = words[:LEAD_TOKENS]
-    return Features(
-        tokens=tuple(tokens),
-        token_set=frozenset(tokens),
-        lead_set=frozenset(t for t in lead_words if len(t) >= MIN_CONTENT_LEN or t.isdigit()),
-        numbers=numbers,
-        names=frozenset(names),
-        trigrams=trigrams,
-        title_set=frozenset(content_tokens(title)),
-        title_names=frozenset(w for w in _WORD.findall(fold(title)) if w in capitalised and len(w) >= 3),
-        words=frozenset(words) | frozenset(_WORD.findall(fold(title))),
+    found = Features(
+        token_set=hash_set(tokens),
+        lead_set=hash_set(t for t in lead_words if len(t) >= MIN_CONTENT_LEN or t.isdigit()),
+        numbers=hash_set(numbers),
+        names=hash_set(names),
+        trigrams=hash_set(zip(words, words[1:], words[2:], strict=False)),
+        title_set=hash_set(content_tokens(title)),
+        title_names=hash_set(w for w in title_words if w in capitalised and len(w) >= 3),
+        words=hash_set([*words, *title_words]),
         length=len(words),
     )
+    return found, tokens

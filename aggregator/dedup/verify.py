@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aggregator.dedup.text import Features
+import numpy as np
+
+from aggregator.dedup.text import Features, HashSet
 
 # fmt: off
 # name                      value  why
@@ -38,6 +40,7 @@ NAMES_MIN             = 4     # with fewer names, name agreement says little
 TITLE_SUPPORT         = 0.50  # title overlap that lets a match pass at SUPPORT_MARGIN below accept
 SUPPORT_MARGIN        = 0.08
 STORY_SUPPORT         = 0.40  # mean containment against the story's other members (anti-chaining)
+DISSIMILAR            = 0.30  # below this token containment nothing can pass: stop early
 # fmt: on
 
 
@@ -54,24 +57,44 @@ class Verdict:
     detail: dict[str, float]
 
 
-def _share(small: frozenset[object], large: frozenset[object]) -> float:
-    return len(small & large) / len(small) if small else 0.0
+def _found(needles: HashSet, hay: HashSet) -> np.ndarray:
+    """For each of ``needles``, whether it is in ``hay`` (both sorted): binary search, no sort."""
+    if not hay.size:
+        return np.zeros(needles.size, dtype=bool)
+    at = np.minimum(np.searchsorted(hay, needles), hay.size - 1)
+    hit: np.ndarray = hay[at] == needles
+    return hit
 
 
-def _agreement(a: frozenset[str], b: frozenset[str], minimum: int) -> float | None:
-    if min(len(a), len(b)) < minimum:
+def _common(a: HashSet, b: HashSet) -> int:
+    small, large = (a, b) if a.size <= b.size else (b, a)
+    return int(_found(small, large).sum())
+
+
+def _share(small: HashSet, large: HashSet) -> float:
+    return _common(small, large) / small.size if small.size else 0.0
+
+
+def _agreement(a: HashSet, b: HashSet, minimum: int) -> float | None:
+    if min(a.size, b.size) < minimum:
         return None
-    return len(a & b) / min(len(a), len(b))
+    return _common(a, b) / min(a.size, b.size)
+
+
+def _missing_from(a: HashSet, b: HashSet) -> bool:
+    """Whether some element of ``a`` is not in ``b``."""
+    return bool(a.size) and not bool(_found(a, b).all())
 
 
 def signals(a: Features, b: Features) -> dict[str, float]:
-    small, large = (a, b) if len(a.token_set) <= len(b.token_set) else (b, a)
+    small, large = (a, b) if a.token_set.size <= b.token_set.size else (b, a)
+    title_common = _common(a.title_set, b.title_set)
     detail = {
         "containment": _share(small.token_set, large.token_set),
-        "lead": _share(small.token_set, large.lead_set) if small.token_set else 0.0,
+        "lead": _share(small.token_set, large.lead_set),
         "trigrams": _share(small.trigrams, large.trigrams),
-        "title": len(a.title_set & b.title_set) / max(1, len(a.title_set | b.title_set)),
-        "small_tokens": float(len(small.token_set)),
+        "title": title_common / max(1, a.title_set.size + b.title_set.size - title_common),
+        "small_tokens": float(small.token_set.size),
     }
     numbers = _agreement(small.numbers, large.numbers, NUMBERS_MIN)
     names = _agreement(small.names, large.names, NAMES_MIN)
@@ -79,7 +102,7 @@ def signals(a: Features, b: Features) -> dict[str, float]:
         detail["numbers"] = numbers
     # Each headline names someone the other entry never mentions: two subjects. (One-sided
     # absence is common in true copies: reworded headlines add names, excerpts drop them.)
-    if (a.title_names - b.words) and (b.title_names - a.words):
+    if _missing_from(a.title_names, b.words) and _missing_from(b.title_names, a.words):
         detail["subject_conflict"] = 1.0
     if names is not None:
         detail["names"] = names
@@ -87,6 +110,10 @@ def signals(a: Features, b: Features) -> dict[str, float]:
 
 
 def verify(a: Features, b: Features) -> Verdict:
+    small, large = (a, b) if a.token_set.size <= b.token_set.size else (b, a)
+    quick = max(_share(small.token_set, large.token_set), _share(small.token_set, large.lead_set))
+    if quick < DISSIMILAR:  # most candidates: not worth the other signals
+        return Verdict(False, quick, "dissimilar", {"containment": quick})
     d = signals(a, b)
     n_small = d["small_tokens"]
     best = max(d["trigrams"], d["containment"], d["lead"])
