@@ -8,8 +8,9 @@ from collections import Counter
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from aggregator.app import open_database, run_round, sync_config, utcnow
+from aggregator.app import Database, open_database, run_round, sync_config, utcnow
 from aggregator.commands.base import app, err, load_settings, out, user_errors
+from aggregator.config import Settings
 from aggregator.models import FeedRunResult, RunStatus
 from aggregator.store.values import FeedState
 
@@ -56,7 +57,7 @@ def poll() -> None:
 
 
 async def _poll_with_progress(
-    settings: object, database: object, feeds: list[FeedState]
+    settings: Settings, database: Database, feeds: list[FeedState]
 ) -> list[FeedRunResult]:
     lines: list[str] = []
     if sys.stderr.isatty():
@@ -75,7 +76,7 @@ async def _poll_with_progress(
                 lines.append(_line(feed, r))
                 progress.update(task, advance=1, description=feed.name)
 
-            results = await run_round(settings, database, feeds, on_result=tick)  # type: ignore[arg-type]
+            results = await run_round(settings, database, feeds, on_result=tick)
         for line in lines:
             out.print(line, markup=False)
         return results
@@ -83,4 +84,4 @@ async def _poll_with_progress(
     def plain(feed: FeedState, r: FeedRunResult) -> None:
         out.print(_line(feed, r), markup=False)
 
-    return await run_round(settings, database, feeds, on_result=plain)  # type: ignore[arg-type]
+    return await run_round(settings, database, feeds, on_result=plain)

@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from aggregator.app import open_database, output_stories, rebuild_clusters, utcnow
 from aggregator.commands.base import EXIT_ERROR, app, dedup_app, err, load_settings, out, user_errors
@@ -78,26 +79,26 @@ def explain(
         out.print(f"  {key:<18} {value:.3f}", markup=False)
 
 
-def membership_story(session: object, entry_id: int) -> int | None:
-    m = story_repo.membership(session, entry_id)  # type: ignore[arg-type]
+def membership_story(session: Session, entry_id: int) -> int | None:
+    m = story_repo.membership(session, entry_id)
     return m.story_id if m else None
 
 
-def _entry_or_exit(session: object, url: str) -> StoredEntry:
-    found = entry_repo.find_entries_by_url(session, url)  # type: ignore[arg-type]
+def _entry_or_exit(session: Session, url: str) -> StoredEntry:
+    found = entry_repo.find_entries_by_url(session, url)
     if not found:
         err.print(f"no stored entry has the URL {url}", markup=False)
         raise typer.Exit(EXIT_ERROR)
     return found[0]
 
 
-def _explain_story(session: object, entry_id: int) -> None:
-    membership = story_repo.membership(session, entry_id)  # type: ignore[arg-type]
+def _explain_story(session: Session, entry_id: int) -> None:
+    membership = story_repo.membership(session, entry_id)
     if membership is None:
         err.print("this entry is in no story yet (run `aggregator dedup rebuild`)", markup=False)
         raise typer.Exit(EXIT_ERROR)
-    (view,) = story_repo.story_views(session, [membership.story_id])  # type: ignore[arg-type]
-    details = {m.entry_id: m for m in story_repo.members_of(session, membership.story_id)}  # type: ignore[arg-type]
+    (view,) = story_repo.story_views(session, [membership.story_id])
+    details = {m.entry_id: m for m in story_repo.members_of(session, membership.story_id)}
     out.print(f"story #{view.story_id} {view.key}: {view.title}", markup=False)
     for m in view.members:
         mark = "*" if m.is_representative else " "

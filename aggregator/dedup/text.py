@@ -68,8 +68,8 @@ def attributions(text: str) -> tuple[str, ...]:
         m = ATTRIBUTION.match(line)
         if m:
             found.append(m.group("src").strip().lower())
-        elif i >= len(lines) - 2 and BARE_DOMAIN.match(line):
-            found.append(BARE_DOMAIN.match(line).group(1).lower())  # type: ignore[union-attr]
+        elif i >= len(lines) - 2 and (bare := BARE_DOMAIN.match(line)):
+            found.append(bare.group(1).lower())
     out: list[str] = []
     for src in found:
         domains = _DOMAIN_IN.findall(src)
