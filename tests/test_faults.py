@@ -90,3 +90,17 @@ def test_locked_database_is_waited_out_without_loss(server: LocalServer, tmp_pat
     assert proc.returncode == 0, errs.decode()
     n, found = check(tmp_path / "agg.db")
     assert found == [] and n == FEEDS * ITEMS
+
+
+def test_db_check_reports_inconsistencies(server: LocalServer, tmp_path: Path) -> None:
+    config = setup_feeds(server, tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(app, ["--config", str(config), "poll"]).exit_code == 0
+    assert runner.invoke(app, ["--config", str(config), "db", "check"]).exit_code == 0
+    con = sqlite3.connect(tmp_path / "agg.db")
+    con.execute("DELETE FROM story_members WHERE entry_id IN (SELECT entry_id FROM story_members LIMIT 2)")
+    con.commit()
+    con.close()
+    result = runner.invoke(app, ["--config", str(config), "db", "check"])
+    assert result.exit_code == 4
+    assert "2 entries belong to no story" in result.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -18,36 +20,28 @@ def problems(session: Session) -> list[str]:
         fk = list(session.execute(text("PRAGMA foreign_key_check")))
         if fk:
             found.append(f"{len(fk)} rows break a foreign key")
-    orphans = session.scalar(
-        select(func.count()).select_from(EntryRow).where(~EntryRow.id.in_(select(StoryMemberRow.entry_id)))
-    )
-    if orphans:
-        found.append(f"{orphans} entries belong to no story")
-    dangling = session.scalar(
-        select(func.count())
-        .select_from(StoryMemberRow)
-        .where(~StoryMemberRow.story_id.in_(select(StoryRow.id)))
-    )
-    if dangling:
-        found.append(f"{dangling} memberships point at missing stories")
-    empty = session.scalar(
-        select(func.count()).select_from(StoryRow).where(~StoryRow.id.in_(select(StoryMemberRow.story_id)))
-    )
-    if empty:
-        found.append(f"{empty} stories have no members")
-    bad_rep = session.scalar(
-        select(func.count())
-        .select_from(StoryRow)
-        .where(
+    checks: list[tuple[Any, Any, str]] = [
+        (EntryRow, ~EntryRow.id.in_(select(StoryMemberRow.entry_id)), "entries belong to no story"),
+        (
+            StoryMemberRow,
+            ~StoryMemberRow.story_id.in_(select(StoryRow.id)),
+            "memberships point at missing stories",
+        ),
+        (StoryRow, ~StoryRow.id.in_(select(StoryMemberRow.story_id)), "stories have no members"),
+        (
+            StoryRow,
             ~select(StoryMemberRow.entry_id)
             .where(
                 StoryMemberRow.story_id == StoryRow.id, StoryMemberRow.entry_id == StoryRow.representative_id
             )
-            .exists()
-        )
-    )
-    if bad_rep:
-        found.append(f"{bad_rep} stories are represented by an entry that is not their member")
+            .exists(),
+            "stories are represented by an entry that is not their member",
+        ),
+    ]
+    for table, condition, problem in checks:
+        n = session.scalar(select(func.count()).select_from(table).where(condition))
+        if n:
+            found.append(f"{n} {problem}")
     twice = session.scalar(
         select(func.count()).select_from(
             select(EntryRow.feed_id, EntryRow.guid_hash)
