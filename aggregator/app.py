@@ -16,9 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator import USER_AGENT
-from aggregator.clustering import earliest_member
+from aggregator.clustering import assign_new_entries, earliest_member
 from aggregator.config import OutputConfig, Settings
-from aggregator.dedup_matcher import StoreMatcher, build_matcher
+from aggregator.dedup_matcher import StoreMatcher, build_matcher, settings_for_dedup
 from aggregator.errors import StoreError
 from aggregator.fetch import Fetcher, FetchSettings
 from aggregator.models import FeedRunResult, OutputMeta, StoryView
@@ -26,6 +26,8 @@ from aggregator.outputs import keep_story
 from aggregator.parse.pool import ParsePool
 from aggregator.rounds import poll_round
 from aggregator.store import db
+from aggregator.store import dedup as dedup_repo
+from aggregator.store import entries as entry_repo
 from aggregator.store import feeds as feed_repo
 from aggregator.store import stories as story_repo
 from aggregator.store.values import FeedState, StoredEntry
@@ -154,11 +156,6 @@ def _filters(output: OutputConfig) -> bool:
 
 def rebuild_clusters(settings: Settings, database: Database, now: datetime) -> tuple[int, int]:
     """Forget all stories and place every entry again, in publication order, in one transaction."""
-    from aggregator.clustering import assign_new_entries
-    from aggregator.dedup_matcher import StoreMatcher, settings_for_dedup
-    from aggregator.store import dedup as dedup_repo
-    from aggregator.store import entries as entry_repo
-
     with database.sessions.begin() as session:
         dedup_repo.clear_clusters(session)
         feeds = {f.id: f for f in feed_repo.list_feeds(session)}

@@ -324,7 +324,8 @@ class Daemon:
         m.stories.inc(r.new_stories)
         m.merged.inc(max(0, r.new - r.new_stories))
         if r.status in (RunStatus.ERROR, RunStatus.GONE):
-            m.backoff.inc() if state.error_count == 0 else None
+            if state.error_count == 0:  # entering backoff
+                m.backoff.inc()
         else:
             self.last_success = time.monotonic()
             m.last_round.set_to_current_time()

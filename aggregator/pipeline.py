@@ -8,7 +8,6 @@ Either part returns values; a failing feed is a result, never an exception that 
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,8 +25,6 @@ from aggregator.parse.pool import ParsePool
 from aggregator.store import entries as entry_repo
 from aggregator.store import feeds as feed_repo
 from aggregator.store.values import FeedState
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

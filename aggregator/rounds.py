@@ -8,7 +8,6 @@ reach the dedup stage in the same order and a round's stories do not depend on n
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -22,8 +21,6 @@ from aggregator.models import FeedRunResult, RunStatus
 from aggregator.parse.pool import ParsePool
 from aggregator.pipeline import Fetched, fetch_feed, ingest
 from aggregator.store.values import FeedState
-
-log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 

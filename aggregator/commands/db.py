@@ -6,6 +6,7 @@ import typer
 
 from aggregator.commands.base import EXIT_DATABASE, db_app, err, load_settings, out, user_errors
 from aggregator.store import db
+from aggregator.store.integrity import problems
 
 
 @db_app.command("upgrade")
@@ -39,8 +40,6 @@ def check() -> None:
 
       aggregator db check
     """
-    from aggregator.store.integrity import problems
-
     with user_errors():
         settings = load_settings()
         engine = db.open_engine(settings.database_url)

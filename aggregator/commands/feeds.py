@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from aggregator.app import open_database, sync_config, utcnow
-from aggregator.commands.base import app, err, load_settings, out, user_errors
+from aggregator.commands.base import app, err, load_settings, out, state, user_errors
 from aggregator.config import resolve_config_path
 from aggregator.config_edit import add_feeds
 from aggregator.errors import ConfigError
@@ -90,7 +90,7 @@ def import_opml(
       aggregator feeds import ~/Downloads/subscriptions.opml
     """
     with user_errors():
-        config = resolve_config_path(state_config(), os.environ)
+        config = resolve_config_path(state.config, os.environ)
         try:
             data = file.read_bytes()
         except OSError as exc:
@@ -113,9 +113,3 @@ def export_opml() -> None:
         settings = load_settings()
     subs = [Subscription(f.url, f.title or f.name, f.tags) for f in settings.feeds]
     sys.stdout.buffer.write(write_opml("aggregator subscriptions", subs))
-
-
-def state_config() -> str | None:
-    from aggregator.commands.base import state
-
-    return state.config

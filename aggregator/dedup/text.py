@@ -130,10 +130,6 @@ def content_tokens(text: str) -> list[str]:
     return [t for t in _WORD.findall(fold(text)) if len(t) >= MIN_CONTENT_LEN or t.isdigit()]
 
 
-def features(title: str, lines: Sequence[str], dateline: str = "") -> Features:
-    return analyse(title, lines, dateline)[0]
-
-
 def analyse(title: str, lines: Sequence[str], dateline: str = "") -> tuple[Features, list[str]]:
     """Features of a cleaned text, and its content tokens in order (for signing).
 

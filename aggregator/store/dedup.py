@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from aggregator.store.schema import BoilerplateRow, EntryRow, FeedRow, SignatureRow, StoryMemberRow
+from aggregator.store.schema import (
+    BoilerplateRow,
+    EntryRow,
+    FeedRow,
+    SignatureRow,
+    StoryMemberRow,
+    StoryRow,
+)
 
 
 def save_signature(
@@ -101,10 +108,6 @@ def all_entries_in_order(session: Session) -> list[int]:
 
 def clear_clusters(session: Session) -> None:
     """Forget every story, membership, signature and learned line (before a rebuild)."""
-    from sqlalchemy import delete
-
-    from aggregator.store.schema import StoryRow
-
     session.execute(delete(StoryMemberRow))
     session.execute(delete(StoryRow))
     session.execute(delete(SignatureRow))

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from aggregator.models import MemberView, StoryView
-from aggregator.store.schema import EntryRow, FeedRow, StoryMemberRow, StoryRow
+from aggregator.store.schema import EntryRow, FeedRow, SignatureRow, StoryMemberRow, StoryRow
 from aggregator.store.values import Membership
 
 # Story keys are derived from the founding entry, so they are permanent and never reused.
@@ -225,8 +225,6 @@ def expire_entries(session: Session, before: datetime) -> tuple[list[int], list[
             session.scalars(select(StoryMemberRow.story_id).where(StoryMemberRow.entry_id.in_(chunk)))
         )
         session.execute(delete(StoryMemberRow).where(StoryMemberRow.entry_id.in_(chunk)))
-        from aggregator.store.schema import SignatureRow
-
         session.execute(delete(SignatureRow).where(SignatureRow.entry_id.in_(chunk)))
         session.execute(delete(EntryRow).where(EntryRow.id.in_(chunk)))
     delete_empty_stories(session)
