@@ -33,6 +33,7 @@ class NearDuplicateMatcher(Protocol):
     """What clustering needs from the near-duplicate engine (``aggregator.dedup``)."""
 
     def observe(self, session: Session, feed: FeedState, entries: Sequence[StoredEntry]) -> None: ...
+    def prepare(self, session: Session, entries: Sequence[StoredEntry]) -> None: ...
     def place(self, session: Session, feed: FeedState, entry: StoredEntry) -> Placement | None: ...
     def placed(self, session: Session, entry: StoredEntry, story_id: int) -> None: ...
     def elect(self, session: Session, story_id: int) -> tuple[int, datetime]: ...
@@ -58,8 +59,10 @@ def assign_new_entries(
 
     ``learn=False`` skips boilerplate learning (a rebuild has already observed every entry).
     """
-    if matcher is not None and learn:
-        matcher.observe(session, feed, new_entries)
+    if matcher is not None:
+        if learn:
+            matcher.observe(session, feed, new_entries)
+        matcher.prepare(session, new_entries)
     placements: list[Placement] = []
     touched: set[int] = set()
     known = entry_repo.identity_index(session, new_entries)

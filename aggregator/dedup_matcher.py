@@ -27,7 +27,7 @@ from aggregator.dedup import (
     Signature,
     elect_representative,
 )
-from aggregator.normalise.urls import site_host
+from aggregator.normalise.urls import is_variant_url, site_host
 from aggregator.store import dedup as dedup_repo
 from aggregator.store import stories as story_repo
 from aggregator.store.values import FeedState, StoredEntry
@@ -51,6 +51,7 @@ class StoreMatcher:
         self._session: Session | None = None
         self.engine = Engine(settings, self._lookup)
         self._pending: dict[int, Prepared] = {}
+        self.resigned: dict[int, tuple[Signature, datetime]] = {}
 
     # ------------------------------------------------------------------ loading
     def catch_up(self, session: Session) -> int:
@@ -58,26 +59,54 @@ class StoreMatcher:
         return self.load(session, after=self.engine.max_entry_id(), boilerplate=False)
 
     def load(self, session: Session, *, after: int = 0, boilerplate: bool = True) -> int:
-        """Rebuild the engine from the database; returns the number of entries indexed."""
+        """Rebuild the engine from the database; returns the number of entries indexed.
+
+        Signatures of another algorithm version (stored by an older release) are re-made from
+        the entries' texts and kept in ``resigned`` for ``save_resigned`` to store.
+        """
         if boilerplate:
             for feed_id, docs, counts in dedup_repo.boilerplate_state(session):
                 self.engine.boilerplate.load(feed_id, docs, counts)
-        stale: list[int] = []
         before = len(self.engine)
-        rows = dedup_repo.signatures_with_stories(session, after=after)
-        for entry_id, story_id, time, version, data in rows:
-            sig = Signature.from_bytes(data)
-            if version != ALGO_VERSION or not sig.compatible():
-                stale.append(entry_id)
+        batch: list[tuple[int, int, datetime, Signature]] = []
+        stale: dict[int, int] = {}
+        for entry_id, story_id, time, version, data in dedup_repo.signatures_with_stories(
+            session, after=after
+        ):
+            if self.engine.story_of(entry_id) is not None:
                 continue
-            if self.engine.story_of(entry_id) is None:
-                self.engine.add(entry_id, story_id, time, sig)
+            try:
+                sig = Signature.from_bytes(data) if version == ALGO_VERSION else None
+            except ValueError:
+                sig = None
+            if sig is None or not sig.compatible():
+                stale[entry_id] = story_id
+                continue
+            batch.append((entry_id, story_id, time, sig))
+        self.engine.add_many(batch)
         if stale:
-            log.warning(
-                "%d signatures were made by another algorithm version; run `aggregator dedup rebuild`",
-                len(stale),
-            )
+            log.info("re-signing %d entries signed by another algorithm version", len(stale))
+            ids = sorted(stale)
+            for row in dedup_repo.entry_texts(session, ids):
+                doc = _doc(*row)
+                sig = self.engine.sign(doc)
+                self.resigned[doc.entry_id] = (sig, doc.time)
+                self.engine.add(doc.entry_id, stale[doc.entry_id], doc.time, sig)
         return len(self.engine) - before
+
+    def save_resigned(self, session: Session) -> None:
+        """Store the signatures ``load`` re-made."""
+        for entry_id, (sig, time) in sorted(self.resigned.items()):
+            dedup_repo.save_signature(
+                session,
+                entry_id,
+                version=ALGO_VERSION,
+                num_perm=NUM_PERM,
+                seed=SEED,
+                data=sig.to_bytes(),
+                time=time,
+            )
+        self.resigned.clear()
 
     def _lookup(self, ids: Sequence[int]) -> list[DedupDoc]:
         if self._session is None:
@@ -87,35 +116,44 @@ class StoreMatcher:
     # ------------------------------------------------------------------ NearDuplicateMatcher
     def observe(self, session: Session, feed: FeedState, entries: Sequence[StoredEntry]) -> None:
         self._session = session
+        if self.resigned:  # re-made while catching up with another process's entries
+            self.save_resigned(session)
         if not entries:
             return
         delta = self.engine.boilerplate.observe(feed.id, [e.text for e in entries])
         dedup_repo.add_boilerplate(session, feed.id, delta, len(entries), entries[0].first_seen)
 
-    def _prepare(self, session: Session, entry: StoredEntry) -> Prepared:
-        prep = self._pending.get(entry.id)
-        if prep is None:
-            prep = self.engine.prepare(
-                _doc(entry.id, entry.feed_id, entry.title, entry.text, entry.published)
-            )
-            self._pending[entry.id] = prep
+    def prepare(self, session: Session, entries: Sequence[StoredEntry]) -> None:
+        """Sign a run's new entries together and store their signatures (see ``Engine.prepare``)."""
+        self._session = session
+        docs = [
+            _doc(e.id, e.feed_id, e.title, e.text, e.published) for e in entries if e.id not in self._pending
+        ]
+        if not docs:
+            return
+        for doc, prep in zip(docs, self.engine.prepare(docs), strict=True):
+            self._pending[doc.entry_id] = prep
             dedup_repo.save_signature(
                 session,
-                entry.id,
+                doc.entry_id,
                 version=ALGO_VERSION,
                 num_perm=NUM_PERM,
                 seed=SEED,
                 data=prep.signature.to_bytes(),
-                time=entry.published,
+                time=doc.time,
             )
-        return prep
+
+    def _prepared(self, session: Session, entry: StoredEntry) -> Prepared:
+        if entry.id not in self._pending:
+            self.prepare(session, [entry])
+        return self._pending[entry.id]
 
     def place(self, session: Session, feed: FeedState, entry: StoredEntry) -> Placement | None:
         self._session = session
         if not self.settings.enabled:
             return None
         doc = _doc(entry.id, entry.feed_id, entry.title, entry.text, entry.published)
-        decision = self.engine.assign(doc, self._prepare(session, entry))
+        decision = self.engine.assign(doc, self._prepared(session, entry))
         if decision.story_id is None:
             return None
         return Placement(
@@ -127,9 +165,9 @@ class StoreMatcher:
         )
 
     def placed(self, session: Session, entry: StoredEntry, story_id: int) -> None:
-        prep = self._prepare(session, entry)
-        self._pending.pop(entry.id, None)
-        self.engine.add(entry.id, story_id, entry.published, prep.signature, prep.indexable)
+        prep = self._prepared(session, entry)
+        del self._pending[entry.id]
+        self.engine.add(entry.id, story_id, entry.published, prep.signature)
 
     def elect(self, session: Session, story_id: int) -> tuple[int, datetime]:
         ids = [m.entry_id for m in story_repo.members_of(session, story_id)]
@@ -145,6 +183,7 @@ class StoreMatcher:
                 attributed_sources=self.engine.attributions(
                     _doc(e.id, e.feed_id, e.title, e.text, e.published_at)
                 ),
+                variant_url=is_variant_url(e.url),
             )
             for e, f in rows
         ]
@@ -164,4 +203,7 @@ def build_matcher(settings: Settings, database: Database) -> StoreMatcher | None
     matcher = StoreMatcher(settings_for_dedup(settings))
     with database.readers() as session:
         matcher.load(session)
+    if matcher.resigned:
+        with database.sessions.begin() as session:
+            matcher.save_resigned(session)
     return matcher

@@ -1,13 +1,24 @@
-"""Benchmark of the dedup stage alone: text in, story decision out, index updated.
+"""Benchmark of the dedup stage alone: text in, story decision out, signatures and index updated.
 
     python bench/dedup_bench.py [--corpus ../shared/corpus/dedup-dev] [--sizes 10000 100000]
+                                [--texts words|sentences] [--batches 3] [--batch 2000]
+                                [--per-run 1 25]
 
-Texts are built like the corpus's: each synthetic article strings together 8-16 sentences drawn
-from the corpus's real sentences, and one in ten is a copy of an earlier one (lightly edited),
-so candidates and verification happen as in real feeds. For each size N it ingests N entries
-(all inside one time window), then times a further batch of 2,000 (entries/s at N in the
-window), reports the index memory per entry (tracemalloc over the engine's structures, beyond
-the 1 KB of stored signatures), and times a rebuild from stored signature bytes.
+Texts are made from the corpus's real text. ``--texts words`` (the default): each synthetic
+article is 8-16 sentences drawn word by word from a first-order Markov chain over the corpus's
+words (per language), so the vocabulary and its frequencies are the corpus's while articles do
+not share whole sentences — as unrelated news does not. ``--texts sentences``: each article
+strings together 8-16 real corpus sentences from a pool of ~19k, so at 100k entries every
+sentence recurs in ~60 articles: a stress case of partial overlaps, far more than real feeds
+have. In both, one entry in ten is a copy of a recent one (last paragraph dropped, another
+headline), so candidates are verified and stories grow as in real feeds.
+
+Entries arrive as feed runs (``--per-run`` new entries each, prepared together, as the pipeline
+does). For each size N it ingests N entries (all in one time window), then times batches of new
+entries at N in the window (entries/s: median of the batches, and each stage's share),
+reports the index memory per entry (the engine's arrays, and Python's own allocations traced
+while ingesting), the process's resident memory, and times a rebuild from stored signature
+bytes (what a restarting daemon does).
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,91 +42,164 @@ from aggregator.dedup import DedupDoc, DedupSettings, Engine, Signature
 from aggregator.normalise import html_to_text
 
 T0 = datetime(2024, 8, 12, tzinfo=UTC)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def sentences(corpus: Path) -> list[str]:
-    out: list[str] = []
+def corpus_texts(corpus: Path) -> list[tuple[str, str]]:
+    """(language, plain text) of every corpus entry with full content."""
+    out = []
     with open(corpus / "entries.jsonl", encoding="utf-8") as fh:
         for line in fh:
             e = json.loads(line)
-            text = html_to_text(e.get("content_html") or "")
-            out.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 6)
-    return sorted(set(out))
+            if e.get("content_html"):
+                out.append((e.get("lang") or "", html_to_text(e["content_html"])))
+    return out
 
 
-def make_docs(pool: list[str], n: int, start: int, rng: random.Random) -> list[DedupDoc]:
+class Sentences:
+    """Real sentences of the corpus, drawn whole."""
+
+    def __init__(self, texts: list[tuple[str, str]]) -> None:
+        found = {s.strip() for _, t in texts for s in _SENTENCE.split(t) if len(s.split()) >= 6}
+        self.pool = sorted(found)
+
+    def sentence(self, rng: random.Random) -> str:
+        return rng.choice(self.pool)
+
+
+class Words:
+    """Sentences drawn word by word from a first-order Markov chain over the corpus's words."""
+
+    def __init__(self, texts: list[tuple[str, str]]) -> None:
+        chains: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for lang, text in texts:
+            for sentence in _SENTENCE.split(text):
+                words = sentence.split()
+                if len(words) < 6:
+                    continue
+                for a, b in zip(["<s>", *words], [*words, "</s>"], strict=True):
+                    chains[lang][a].append(b)
+        self.chains = {lang: dict(chain) for lang, chain in sorted(chains.items())}
+        self.langs = sorted(self.chains)
+
+    def sentence(self, rng: random.Random, lang: str | None = None) -> str:
+        chain = self.chains[lang or rng.choice(self.langs)]
+        word, out = "<s>", []
+        while len(out) < 60:
+            word = rng.choice(chain[word])
+            if word == "</s>":
+                if len(out) >= 6:
+                    break
+                word = "<s>"
+                continue
+            out.append(word)
+        return " ".join(out)
+
+
+def make_docs(source: Words | Sentences, n: int, start: int, rng: random.Random) -> list[DedupDoc]:
     docs: list[DedupDoc] = []
     for i in range(start, start + n):
         if docs and rng.random() < 0.1:  # a syndicated copy of a recent article
             src = rng.choice(docs[-200:])
             lines = src.text.split("\n")
-            if len(lines) > 3:
-                lines = lines[:-1]
-            text = "\n".join(lines)
+            text = "\n".join(lines[:-1] if len(lines) > 3 else lines)
+        elif isinstance(source, Words):
+            lang = rng.choice(source.langs)
+            text = "\n".join(source.sentence(rng, lang) for _ in range(rng.randint(8, 16)))
         else:
-            text = "\n".join(rng.sample(pool, rng.randint(8, 16)))
+            text = "\n".join(source.sentence(rng) for _ in range(rng.randint(8, 16)))
         t = T0 + timedelta(seconds=(i * 86400 * 2) // max(1, start + n))  # all within the window
         docs.append(DedupDoc(i, i % 50, f"Judul {i}", text, t))
     return docs
 
 
-def ingest(engine: Engine, docs: list[DedupDoc], store: dict[int, DedupDoc]) -> None:
-    for doc in docs:
-        store[doc.entry_id] = doc
-        prep = engine.prepare(doc)
-        decision = engine.assign(doc, prep)
-        story = decision.story_id if decision.story_id is not None else doc.entry_id
-        engine.add(doc.entry_id, story, doc.time, prep.signature, prep.indexable)
+def ingest(
+    engine: Engine, docs: list[DedupDoc], store: dict[int, DedupDoc], stages: list[float], per_run: int
+) -> None:
+    """Place ``docs`` as feed runs of ``per_run`` new entries: prepare the run, then place each."""
+    clock = time.perf_counter
+    for at in range(0, len(docs), per_run):
+        run = docs[at : at + per_run]
+        store.update((d.entry_id, d) for d in run)
+        t0 = clock()
+        preps = engine.prepare(run)
+        t1 = clock()
+        for doc, prep in zip(run, preps, strict=True):
+            t2 = clock()
+            decision = engine.assign(doc, prep)
+            t3 = clock()
+            story = decision.story_id if decision.story_id is not None else doc.entry_id
+            engine.add(doc.entry_id, story, doc.time, prep.signature)
+            stages[1] += t3 - t2
+            stages[2] += clock() - t3
+        stages[0] += t1 - t0
 
 
-def stored_signatures(engine: Engine) -> dict[int, bytes]:
-    """What the database holds for each entry: its signature bytes."""
-    return {
-        eid: Signature(engine._full_sigs[row], engine._lead_sigs[row]).to_bytes()
-        for eid, row in engine._row.items()
-    }
+def resident_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * 4096 / 2**20
 
 
-def run(pool: list[str], size: int, rng: random.Random) -> dict[str, float]:
-    store = {d.entry_id: d for d in make_docs(pool, 0, 0, rng)}
+def run(
+    source: Words | Sentences, size: int, batches: int, batch: int, per_run: int, rng: random.Random
+) -> dict[str, object]:
+    store: dict[int, DedupDoc] = {}
     settings = DedupSettings(window=timedelta(days=7))
     engine = Engine(settings, lambda ids: [store[i] for i in ids if i in store])
-    docs = make_docs(pool, size, 0, rng)
+    docs = make_docs(source, size, 0, rng)
     store.update({d.entry_id: d for d in docs})  # the "database": allocated before measuring
     gc.collect()
+    rss_before = resident_mb()
     tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    ingest(engine, docs, store)
-    engine._cache.clear()  # features cache is bounded separately; measure the index itself
+    traced_before = tracemalloc.get_traced_memory()[0]
+    ingest(engine, docs, store, [0.0, 0.0, 0.0], per_run)
+    engine._cache.clear()  # the feature cache is bounded on its own; measure the index itself
     gc.collect()
-    index_bytes = tracemalloc.get_traced_memory()[0] - before
+    traced = tracemalloc.get_traced_memory()[0] - traced_before
     tracemalloc.stop()
-    bands = (engine.full.nbytes() + engine.lead.nbytes()) / len(engine)
-    matrices = (engine._full_sigs.nbytes + engine._lead_sigs.nbytes) / len(engine)
-    rates = []
-    for r in range(3):
-        batch = make_docs(pool, 2000, size + r * 2000, rng)
+    rss_index = resident_mb() - rss_before
+    parts = engine.memory()
+    rates, shares = [], []
+    for r in range(batches):
+        more = make_docs(source, batch, size + r * batch, rng)
+        stages = [0.0, 0.0, 0.0]
+        engine.stats.clear()
         t = time.perf_counter()
-        ingest(engine, batch, store)
-        rates.append(len(batch) / (time.perf_counter() - t))
+        ingest(engine, more, store, stages, per_run)
+        rates.append(len(more) / (time.perf_counter() - t))
+        shares.append(stages)
+    stats = {k: round(v / batch, 2) for k, v in sorted(engine.stats.items())}
     # rebuild from stored signature bytes (what a restarting daemon does)
+    stored = [
+        (eid, eid, store[eid].time, sig.to_bytes())
+        for eid in sorted(engine._row_of)
+        if (sig := engine.signature_of(eid)) is not None
+    ]
     fresh = Engine(settings, lambda ids: [store[i] for i in ids if i in store])
-    sigs = stored_signatures(engine)
     t = time.perf_counter()
-    for eid, data in sigs.items():
-        fresh.add(eid, eid, store[eid].time, Signature.from_bytes(data))
+    fresh.add_many([(eid, sid, when, Signature.from_bytes(data)) for eid, sid, when, data in stored])
     rebuild = time.perf_counter() - t
-    sig_bytes = sum(len(b) for b in sigs.values()) / len(sigs)
+    signatures = parts["signatures"] / len(engine)
+    stage_ms = [round(1000 * statistics.median(s[k] for s in shares) / batch, 3) for k in range(3)]
     return {
-        "band_index_bytes_per_entry": round(bands, 1),
-        "signature_matrix_bytes_per_entry": round(matrices, 1),
-        "other_bytes_per_entry": round(index_bytes / size - matrices - bands, 1),  # maps, lists
         "entries": size,
+        "entries_per_feed_run": per_run,
         "entries_per_s_median": round(statistics.median(rates), 1),
-        "entries_per_s_runs": [round(x, 1) for x in rates],  # type: ignore[dict-item]
-        "index_bytes_per_entry": round(index_bytes / size, 1),
-        "index_bytes_per_entry_beyond_signatures": round(index_bytes / size - matrices, 1),
-        "stored_signature_bytes": round(sig_bytes, 1),
+        "entries_per_s_runs": [round(x, 1) for x in rates],
+        "ms_per_entry_prepare_assign_add": stage_ms,
+        "per_new_entry": stats,
+        "index_bytes_per_entry": {
+            "band_keys": round(parts["bands"] / size, 1),
+            "signature_matrices": round(signatures, 1),
+            "columns": round(parts["columns"] / size, 1),
+            "python_maps": round(traced / size - (parts["bands"] + parts["columns"]) / size - signatures, 1),
+            "all_traced": round(traced / size, 1),
+            "beyond_signatures": round(traced / size - signatures, 1),
+        },
+        "resident_mb_index": round(rss_index, 1),
+        "resident_mb_process": round(resident_mb(), 1),
+        "stored_signature_bytes": len(stored[0][3]),
         "rebuild_s": round(rebuild, 2),
     }
 
@@ -125,11 +210,18 @@ def main() -> None:
         "--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared/corpus/dedup-dev"
     )
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--texts", choices=["words", "sentences"], default="words")
+    ap.add_argument("--batches", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=2000, help="new entries timed in each batch")
+    ap.add_argument("--per-run", type=int, nargs="+", default=[25], help="new entries per feed run")
     args = ap.parse_args()
-    pool = sentences(args.corpus)
-    print(f"sentence pool: {len(pool)}")
+    texts = corpus_texts(args.corpus)
+    source: Words | Sentences = Words(texts) if args.texts == "words" else Sentences(texts)
+    print(f"texts: {args.texts} (from {len(texts)} corpus articles)")
     for size in args.sizes:
-        print(json.dumps(run(pool, size, random.Random(size))))
+        for per_run in args.per_run:
+            result = run(source, size, args.batches, args.batch, per_run, random.Random(size))
+            print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

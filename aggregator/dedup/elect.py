@@ -2,8 +2,9 @@
 
 Order: (1) a member that names its source in an attribution line points at the member from
 that source's feed (matched by the feed's site host or title); (2) the feed's configured
-priority; (3) the earliest published; (4) the fullest text; (5) the lowest entry id, so the
-result never depends on the order members arrived in.
+priority; (3) the earliest published; (4) a main URL over an AMP, mobile or tracking variant of
+it (the same article in two feeds of its publisher); (5) the fullest text; (6) the lowest entry
+id, so the result never depends on the order members arrived in.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class MemberInfo:
     time: datetime
     text_length: int
     attributed_sources: tuple[str, ...] = ()  # what this member says it was taken from
+    variant_url: bool = False  # its URL is an AMP/mobile/tracking spelling of another
 
 
 def _squash(text: str) -> str:
@@ -65,6 +67,7 @@ def elect_representative(members: Sequence[MemberInfo]) -> int:
             m.entry_id not in named,
             -m.priority,
             m.time,
+            m.variant_url,
             -m.text_length,
             m.entry_id,
         ),

@@ -4,6 +4,11 @@ Works on the plain text ``normalise`` produced (block elements on their own line
 patterns remove what any news site adds around an article — "read more"/"baca juga" link lines,
 advertisement markers, datelines, attribution tails — in English and Indonesian; what a given
 site adds beyond that is learned per feed (``boilerplate.py``). No site names live here.
+
+Two views of a text come out of here:
+- ``sign_tokens``: the words MinHash signs (cheap; every new entry needs it);
+- ``features``: what verification compares (dearer; computed only for entries that have a
+  plausible candidate, and cached).
 """
 
 from __future__ import annotations
@@ -38,25 +43,98 @@ ATTRIBUTION = re.compile(
 )
 # Editor initials and similar sign-offs: "(rea/rir)", "(ant/ab)", "(AP)".
 SIGN_OFF = re.compile(r"^\(?[a-z]{1,5}(?:/[a-z]{1,5})+\)?\.?$|^\([A-Za-z]{1,12}\)$", re.IGNORECASE)
+BARE_DOMAIN = re.compile(r"^\W*([a-z0-9-]+(?:\.[a-z0-9-]+)+)\W*$", re.IGNORECASE)
+# One pass per line instead of four: any of the above means the line is not article text.
+_DROP = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in (FURNITURE, ATTRIBUTION, SIGN_OFF, BARE_DOMAIN)).replace(
+        "(?P<src>", "(?:"
+    ),
+    re.IGNORECASE,
+)
 # Dateline at the start of an article: "JAKARTA, Site -", "LONDON (Reuters) -", "Jakarta, X --".
 DATELINE = re.compile(
     r"^[A-Z][\w'.]*(?:[ -][A-Z][\w'.]*){0,3}\s*(?:,\s*[^-–—,.]{1,40}?)?\s*(?:\([^)]{1,40}\))?"
     r"\s*(?:[-–—]{1,2}|:)\s+",
 )
-BARE_DOMAIN = re.compile(r"^\W*([a-z0-9-]+(?:\.[a-z0-9-]+)+)\W*$", re.IGNORECASE)
 _DOMAIN_IN = re.compile(r"\b([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})\b", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Figures as written: "2,556.32", "4.9", "1986" (separators kept, so 48.31 is not "48" + "31").
+# Figures as written: "2,556.32", "4.9", "1986" (separators kept while matching, so 48.31 is
+# one figure, not "48" and "31"; then folded to digits, so 2.556,32 and 2,556.32 agree).
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
-_CAPITAL = re.compile(r"(?<![.!?:\"“]\s)(?<!^)\b([A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)", re.UNICODE)
-_SENTENCE_END = re.compile(r"[.!?]\s+|\n")
+_NOT_DIGIT = re.compile(r"\D")
+# Upper-case letters of the Latin, Greek and Cyrillic alphabets (``re`` has no \p{Lu}).
+_UPPER = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĲĴĶĹĻĽĿŁŃŅŇŊŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽΑ-ΩА-Я"
+_CAPITALISED = re.compile(rf"(?<!\w)[{_UPPER}][\w-]*")
+# Proper names: capitalised words that do not open a sentence or a line.
+_NAME = re.compile(rf"(?<![.!?:\"“]\s)(?<!^)(?<!\w)[{_UPPER}][\w-]*", re.MULTILINE)
 
-MIN_CONTENT_LEN = 4  # tokens shorter than this carry little (the, dan, yang, of): a stop-list
-#                      that needs no language list. Numbers are kept at any length.
-LEAD_TOKENS = 60  # an excerpt carries roughly this much of an article's beginning
+MIN_CONTENT_LEN = 4  # shorter words carry little (the, dan, of, di): with STOP_WORDS, what is left
+#                      is content. Numbers are kept at any length.
+LEAD_TOKENS = 60  # an excerpt carries roughly this much of an article's beginning (in words)...
+LEAD_SIGNED = 16  # ...and at least this many distinct content words, which a summary shares with
+#                   the article's opening: the lead signature is made of these
+MAX_FURNITURE = 200  # longer lines are paragraphs, even when they open with "Related" or "Via"
+
+# Function words of the languages we know best, at least MIN_CONTENT_LEN long (shorter ones are
+# dropped anyway). They are in almost every article, so two unrelated articles share them:
+# leaving them out of the signatures keeps the LSH buckets for words that say what a story is
+# about, and a spinner's swap of one of them ("yang" → "nan") costs nothing. Texts in other
+# languages are signed with all their words, which works, only with more LSH candidates.
+STOP_WORDS = frozenset(
+    str.split(
+        # Indonesian / Malay
+        "yang dengan dari dalam untuk pada juga akan tidak sudah tersebut menjadi bisa saat sebagai "
+        "mereka kata lalu adalah seperti oleh namun lebih telah masih hanya atau setelah karena bahwa "
+        "kepada secara hingga kami harus lagi belum antara atas bagi saja para sejak jadi tapi tetapi "
+        "jika bila kalau agar supaya serta ketika sebelum sesudah sedang sangat semua itu ini kita saya "
+        "anda dia beliau nya pun bahkan yakni yaitu ialah maka sehingga sambil selain selama tanpa "
+        "terhadap tentang sampai menurut melalui dapat ujar ucap katanya sementara kemudian lain lainnya "
+        "begitu demikian masing sendiri sebuah seorang sejumlah beberapa banyak setiap bukan hal "
+        "ada adanya apa apakah bagaimana kenapa mengapa siapa mana kapan dimana "
+        # English
+        "about above after again against also although among another around because been before being "
+        "below between both came come could does doing down during each either else even ever every "
+        "from further have having here hers herself himself however into itself just least less like "
+        "made make many might more most much must near neither never next only onto other others "
+        "ought ours over own said same says shall should since some such than that their theirs them "
+        "themselves then there these they this those though through thus together toward towards "
+        "under until upon very was were what whatever when where whether which while whom whose will "
+        "with within without would your yours yourself"
+    )
+)
+
+# Characters that change how a text looks to a tokeniser, not to a reader: zero-width spaces and
+# joiners, soft hyphens, word joiners, byte-order marks (a copy laced with them must still match),
+# and Cyrillic/Greek letters that look like Latin ones (a disguise for copied Latin text).
+_INVISIBLE = "".join(
+    map(
+        chr,
+        [
+            *(0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0),
+            *range(0x200B, 0x2010),
+            *range(0x202A, 0x202F),
+            *range(0x2060, 0x2070),
+        ],
+    )
+)
+_LOOKALIKE = dict(
+    zip(
+        "АВЕЅІЈКМНОРСТХУаеѕіјорсхуԁһԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧαεικνορτυχ",
+        "ABESIJKMHOPCTXYaesijopcxydhqwABEZHIKMNOPTYXaeiknoptux",
+        strict=True,
+    )
+)
+# Typographic punctuation separates words like ASCII punctuation does (for the byte tokeniser).
+_PUNCTUATION = "“”„‟‘’‚‛«»‹›–—―‒…•·′″¡¿"
+_UNMASK = {**dict.fromkeys(_INVISIBLE, ""), **_LOOKALIKE, **dict.fromkeys(_PUNCTUATION, " ")}
+_MASKED = re.compile("[" + "".join(_UNMASK) + "]")
 
 
 def fold(text: str) -> str:
+    """The form texts are compared in: invisible characters out, look-alikes in, typographic
+    punctuation to spaces, NFKC, casefold."""
+    if not text.isascii():  # (a regex finds the few such characters; str.translate is slower)
+        text = _MASKED.sub(lambda m: _UNMASK[m.group()], text)
     return unicodedata.normalize("NFKC", text).casefold()
 
 
@@ -85,11 +163,7 @@ def strip_furniture(lines: Sequence[str], is_learned: Callable[[str], bool]) -> 
     kept: list[str] = []
     for line in lines:
         stripped = line.strip()
-        if not stripped or is_learned(stripped):
-            continue
-        if FURNITURE.match(stripped) or ATTRIBUTION.match(stripped) or SIGN_OFF.match(stripped):
-            continue
-        if BARE_DOMAIN.match(stripped):
+        if not stripped or (len(stripped) <= MAX_FURNITURE and _DROP.match(stripped)) or is_learned(stripped):
             continue
         kept.append(stripped)
     dateline = ""
@@ -99,6 +173,43 @@ def strip_furniture(lines: Sequence[str], is_learned: Callable[[str], bool]) -> 
             dateline = kept[0][: len(kept[0]) - len(first)]
             kept[0] = first
     return kept, dateline
+
+
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    """An entry's text with furniture and boilerplate removed: the input of both views."""
+
+    title: str
+    body: str  # kept lines, one per line
+    dateline: str  # the dateline stripped from the first line ("" if none), kept for its figures
+
+
+def clean(title: str, text: str, is_learned: Callable[[str], bool]) -> Cleaned:
+    kept, dateline = strip_furniture(text.split("\n"), is_learned)
+    return Cleaned(title, "\n".join(kept), dateline)
+
+
+@dataclass(frozen=True, slots=True)
+class SignTokens:
+    """What the signatures are made of: unique content words (UTF-8), minus function words, in order."""
+
+    lead: list[bytes]  # the first LEAD_SIGNED of them: how the text opens
+    rest: list[bytes]  # the others
+
+
+# Words for signing, found in the UTF-8 bytes of the folded text: ASCII letters and digits, and
+# any non-ASCII character (its bytes are >= 0x80), so "café" and "Jürgen" stay whole. Twice as
+# fast as ``\w+`` on ``str``, and the tokens are ready for hashing. (Verification tokenises with
+# ``\w+``; the two need not agree, each only with itself.)
+_BYTE_WORD = re.compile(rb"[0-9a-z\x80-\xff]+")
+_STOP_BYTES = frozenset(w.encode() for w in STOP_WORDS)
+
+
+def sign_tokens(c: Cleaned) -> SignTokens:
+    words = _BYTE_WORD.findall(fold(c.body).encode())
+    stop, short = _STOP_BYTES, MIN_CONTENT_LEN
+    signed = list(dict.fromkeys([t for t in words if (len(t) >= short and t not in stop) or not t.isalpha()]))
+    return SignTokens(signed[:LEAD_SIGNED], signed[LEAD_SIGNED:])
 
 
 HashSet = np.ndarray  # sorted unique int64 hashes: a compact set (8 bytes an element)
@@ -111,9 +222,49 @@ def hash_set(items: Iterable[object]) -> HashSet:
     return arr
 
 
+# Month names as datelines write them ("March 28", "28 Maret", "Sept. 3"), English and Indonesian.
+_MONTHS = {
+    name: i + 1
+    for i, names in enumerate(
+        [
+            "january jan januari",
+            "february feb februari pebruari peb",
+            "march mar maret",
+            "april apr",
+            "may mei",
+            "june jun juni",
+            "july jul juli",
+            "august aug agustus agu agt",
+            "september sep sept",
+            "october oct oktober okt",
+            "november nov nopember",
+            "december dec desember des",
+        ]
+    )
+    for name in names.split()
+}
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE_IN_DATELINE = re.compile(
+    rf"\b(?:(?P<m1>{_MONTH})\.?\s+(?P<d1>\d{{1,2}})|(?P<d2>\d{{1,2}})\s+(?P<m2>{_MONTH}))\b", re.IGNORECASE
+)
+_MONTH_START = (0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+
+
+def dateline_day(dateline: str) -> int:
+    """Day of the year a dateline names ("LONDON, March 28 (Reuters) -" → 87), or -1."""
+    m = _DATE_IN_DATELINE.search(dateline)
+    if m is None:
+        return -1
+    month = _MONTHS[(m.group("m1") or m.group("m2")).lower()]
+    day = int(m.group("d1") or m.group("d2"))
+    if not 1 <= day <= 31:
+        return -1
+    return _MONTH_START[month - 1] + day - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Features:
-    """What verification compares, as compact hash sets (~8 KB an article, so many stay cached)."""
+    """What verification compares, as compact hash sets (~6 KB an article, so many stay cached)."""
 
     token_set: HashSet  # content tokens
     lead_set: HashSet  # content tokens of the first LEAD_TOKENS words
@@ -123,42 +274,33 @@ class Features:
     title_set: HashSet
     title_names: HashSet  # headline words the text writes capitalised: the subject
     words: HashSet  # every word of title and text (for subject checks)
-    length: int  # words in the cleaned text
+    filed: int = -1  # day of the year in the dateline, -1 if it names none
 
 
 def content_tokens(text: str) -> list[str]:
-    return [t for t in _WORD.findall(fold(text)) if len(t) >= MIN_CONTENT_LEN or t.isdigit()]
+    return [t for t in _WORD.findall(fold(text)) if len(t) >= MIN_CONTENT_LEN or not t.isalpha()]
 
 
-def analyse(title: str, lines: Sequence[str], dateline: str = "") -> tuple[Features, list[str]]:
-    """Features of a cleaned text, and its content tokens in order (for signing).
-
-    ``dateline`` is the stripped dateline, kept for its figures.
-    """
-    body = "\n".join(lines)
-    words = _WORD.findall(fold(body))
-    tokens = [t for t in words if len(t) >= MIN_CONTENT_LEN or any(c.isdigit() for c in t)]
-    numbers = frozenset(_NUMBER.findall(f"{dateline} {body}"))
-    names: set[str] = set()
-    for sentence in _SENTENCE_END.split(body):
-        for m in _CAPITAL.finditer(sentence.strip()):
-            for w in m.group(1).split():
-                if len(w) >= 3:
-                    names.add(fold(w))
+def features(c: Cleaned) -> Features:
+    """What verification needs of a cleaned text (words as UTF-8 bytes, like ``sign_tokens``)."""
+    body = c.body
+    words = _BYTE_WORD.findall(fold(body).encode())
+    content = [t for t in words if len(t) >= MIN_CONTENT_LEN or not t.isalpha()]
+    lead = [t for t in words[:LEAD_TOKENS] if len(t) >= MIN_CONTENT_LEN or not t.isalpha()]
+    numbers = {_NOT_DIGIT.sub("", n).lstrip("0") or "0" for n in _NUMBER.findall(f"{c.dateline} {body}")}
+    names = [w for w in _NAME.findall(body) if len(w) >= 3]
     # Words the text writes with a capital anywhere (sentence starts included: an article often
     # opens with its subject, "Saitama Bank Ltd is issuing ..."); a headline word among them is a name.
-    capitalised = {fold(w) for w in _WORD.findall(body) if w[:1].isupper()}
-    title_words = _WORD.findall(fold(title))
-    lead_words = words[:LEAD_TOKENS]
-    found = Features(
-        token_set=hash_set(tokens),
-        lead_set=hash_set(t for t in lead_words if len(t) >= MIN_CONTENT_LEN or t.isdigit()),
+    capitalised = set(_BYTE_WORD.findall(fold(" ".join(_CAPITALISED.findall(body))).encode()))
+    title_words = _BYTE_WORD.findall(fold(c.title).encode())
+    return Features(
+        token_set=hash_set(content),
+        lead_set=hash_set(lead),
         numbers=hash_set(numbers),
-        names=hash_set(names),
+        names=hash_set(fold(" ".join(names)).split()),
         trigrams=hash_set(zip(words, words[1:], words[2:], strict=False)),
-        title_set=hash_set(content_tokens(title)),
+        title_set=hash_set(t for t in title_words if len(t) >= MIN_CONTENT_LEN or not t.isalpha()),
         title_names=hash_set(w for w in title_words if w in capitalised and len(w) >= 3),
         words=hash_set([*words, *title_words]),
-        length=len(words),
+        filed=dateline_day(c.dateline),
     )
-    return found, tokens

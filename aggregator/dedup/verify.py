@@ -10,8 +10,13 @@ Signals (each symmetric, computed on cleaned text):
 - ``numbers`` / ``names``: agreement of the figures and proper names. Template stories
   (bulletins, results, market reports) share their wording but not these: they veto a match.
 - ``title``: overlap of title tokens; supports a borderline match, never decides alone.
-- subject and filing date: a proper name in each headline that the other entry never mentions
-  (two issuers, two teams) marks different stories, however alike the wording.
+- subject: a proper name in each headline that the other entry never mentions (two issuers,
+  two teams) marks different stories, however alike the wording.
+- filing day: datelines naming days further apart than a day are two filings — a recurring
+  bulletin ("the Fed set no repurchase agreements") repeats its wording word for word each day.
+- fragment: a text much smaller than the other, found in it but not at its start, under an
+  unrelated headline, is another story drawing on the same source (a speech, a statement),
+  not an excerpt: excerpts are taken from the start, and copies keep most of the text.
 
 THRESHOLDS — tuned on a labelled development corpus of syndicated, spun, excerpted and edited
 copies and hard negatives; read the comment on each row before changing it.
@@ -41,12 +46,16 @@ TITLE_SUPPORT         = 0.50  # title overlap that lets a match pass at SUPPORT_
 SUPPORT_MARGIN        = 0.08
 STORY_SUPPORT         = 0.40  # mean containment against the story's other members (anti-chaining)
 DISSIMILAR            = 0.30  # below this token containment nothing can pass: stop early
+FILED_DAYS_APART      = 1     # datelines this many days apart may still be one filing (time zones)
+FRAGMENT_RATIO        = 0.50  # the smaller text has under half the larger one's content tokens...
+FRAGMENT_LEAD         = 0.50  # ...under half of them are in the larger one's opening words...
+FRAGMENT_TITLE        = 0.25  # ...and the headlines share less than this: another story
 # fmt: on
 
 
-VETOES = frozenset({"numbers-differ", "names-differ", "subjects-differ"})
+VETOES = frozenset({"numbers-differ", "names-differ", "subjects-differ", "filed-apart", "fragment"})
 # Vetoes that hold between any two members of a story, whatever part of it each one covers.
-STORY_VETOES = frozenset({"subjects-differ"})
+STORY_VETOES = frozenset({"subjects-differ", "filed-apart"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,10 @@ def signals(a: Features, b: Features) -> dict[str, float]:
         detail["subject_conflict"] = 1.0
     if names is not None:
         detail["names"] = names
+    if a.filed >= 0 and b.filed >= 0:
+        apart = abs(a.filed - b.filed)
+        detail["filed_days_apart"] = float(min(apart, 365 - apart))
+    detail["size_ratio"] = small.token_set.size / max(1, large.token_set.size)
     return detail
 
 
@@ -125,6 +138,10 @@ def verify(a: Features, b: Features) -> Verdict:
         return Verdict(False, best, "numbers-differ", d)
     if d.get("names", 1.0) < NAMES_VETO:
         return Verdict(False, best, "names-differ", d)
+    if d.get("filed_days_apart", 0.0) > FILED_DAYS_APART:
+        return Verdict(False, best, "filed-apart", d)
+    if d["size_ratio"] < FRAGMENT_RATIO and d["lead"] < FRAGMENT_LEAD and d["title"] < FRAGMENT_TITLE:
+        return Verdict(False, best, "fragment", d)
     margin = SUPPORT_MARGIN if d["title"] >= TITLE_SUPPORT else 0.0
     if d["trigrams"] >= TRIGRAM_ACCEPT - margin:
         return Verdict(True, d["trigrams"], "copy", d)

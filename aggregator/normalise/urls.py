@@ -155,3 +155,19 @@ def site_host(url: str | None) -> str:
     except ValueError:
         return ""
     return _strip_host_prefix(host)
+
+
+def is_variant_url(url: str) -> bool:
+    """Whether ``url`` is a derived spelling of an article's URL: an AMP copy (path, host or
+    cache), a mobile edition, or one carrying tracking parameters. The main URL is the better
+    one to show when both were published."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    if _unwrap_amp_cache(host, parts.path) is not None or _amp_path(parts.path) != parts.path:
+        return True
+    if host.startswith(("m.", "mobile.", "amp.")) and host.count(".") >= 2:
+        return True
+    return any(p and _is_tracking(p) for p in parts.query.split("&"))
