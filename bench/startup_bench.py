@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aggregator.dedup import DedupSettings, Signature
+from aggregator.dedup import ALGO_VERSION, DedupSettings, Signature
 from aggregator.dedup_matcher import StoreMatcher
 from aggregator.store import db
 
@@ -39,7 +39,7 @@ STORY = (
 )
 MEMBER = "INSERT INTO story_members (entry_id, story_id, match, joined_at) VALUES (?, ?, 'first', ?)"
 SIGNATURE = (
-    "INSERT INTO signatures (entry_id, algo_version, num_perm, seed, data, time) VALUES (?, 1, 128, 1, ?, ?)"
+    "INSERT INTO signatures (entry_id, algo_version, num_perm, seed, data, time) VALUES (?, ?, 128, 1, ?, ?)"
 )
 
 
@@ -53,7 +53,10 @@ def main() -> None:
     ids = range(1, n + 1)
     sigs = [
         Signature(
-            rng.integers(0, 2**32, 128, dtype=np.uint32), rng.integers(0, 2**32, 128, dtype=np.uint32)
+            rng.integers(0, 2**32, 128, dtype=np.uint32),
+            rng.integers(0, 2**32, 128, dtype=np.uint32),
+            full_size=150,
+            lead_size=16,
         ).to_bytes()
         for _ in ids
     ]
@@ -62,7 +65,7 @@ def main() -> None:
     con.executemany(ENTRY, [(i, f"g{i}", f"{i:064d}", NOW, NOW, NOW, NOW) for i in ids])
     con.executemany(STORY, [(i, f"k{i}", i, NOW, NOW, NOW) for i in ids])
     con.executemany(MEMBER, [(i, i, NOW) for i in ids])
-    con.executemany(SIGNATURE, [(i, s, NOW) for i, s in zip(ids, sigs, strict=True)])
+    con.executemany(SIGNATURE, [(i, ALGO_VERSION, s, NOW) for i, s in zip(ids, sigs, strict=True)])
     con.commit()
     con.close()
     engine = db.open_engine(f"sqlite:///{path}")
@@ -70,9 +73,9 @@ def main() -> None:
     started = time.perf_counter()
     with db.session_factory(engine, write=False)() as session:
         loaded = matcher.load(session)
-    print(
-        f"loaded {loaded} signatures from SQLite into a ready index in {time.perf_counter() - started:.2f} s"
-    )
+    elapsed = time.perf_counter() - started
+    assert not matcher.resigned, "the stored signatures should be current"
+    print(f"loaded {loaded} signatures from SQLite into a ready index in {elapsed:.2f} s")
     engine.dispose()
 
 

@@ -1,0 +1,297 @@
+"""The near-duplicate engine on its own: signatures, the LSH index, verification, placement.
+
+Texts come from tests/data/dedup/indosum_cluster.json (IndoSum, CC BY-SA 4.0): one story's
+original, syndicated, edited, spun and excerpted copies, and four other stories (earthquake
+bulletins and a market report) that must stay apart.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+import xxhash
+from datasketch import MinHash
+
+from aggregator.dedup import DedupDoc, DedupSettings, Engine, MemberInfo, Signature, elect_representative
+from aggregator.dedup.boilerplate import MIN_DOCS, Boilerplate
+from aggregator.dedup.index import MAX_BUCKET, BandIndex
+from aggregator.dedup.signature import ALGO_VERSION, sign_many
+from aggregator.dedup.text import SignTokens, clean, dateline_day, features, fold, sign_tokens
+from aggregator.dedup.verify import verify
+from aggregator.normalise import html_to_text
+from aggregator.normalise.urls import is_variant_url
+from tests.conftest import DATA
+
+FIXTURE: dict[str, Any] = json.loads((DATA / "dedup" / "indosum_cluster.json").read_text(encoding="utf-8"))
+STORY = "id-00153"
+
+
+def docs(entries: list[dict[str, Any]] | None = None, start: int = 1) -> list[DedupDoc]:
+    """The fixture's entries as engine documents, in publication order; feed ids by source."""
+    entries = entries if entries is not None else FIXTURE["entries"]
+    feeds = {s["source"]: i for i, s in enumerate(FIXTURE["sources"], 1)}
+    out = []
+    for i, e in enumerate(sorted(entries, key=lambda e: (e["published"], e["url"])), start):
+        text = html_to_text(e["content_html"] or e["summary_html"])
+        when = datetime.fromisoformat(e["published"]).astimezone(UTC)
+        out.append(DedupDoc(i, feeds[e["source"]], e["title"], text, when))
+    return out
+
+
+def cluster_of(doc: DedupDoc) -> str:
+    by_title_time = {
+        (e["title"], datetime.fromisoformat(e["published"]).astimezone(UTC)): e["cluster"]
+        for e in FIXTURE["entries"]
+    }
+    return by_title_time[(doc.title, doc.time)]
+
+
+def place(engine: Engine, batch: list[DedupDoc]) -> dict[int, int]:
+    """Prepare ``batch`` together, place each entry; returns entry id -> story id."""
+    stories = {}
+    for doc, prep in zip(batch, engine.prepare(batch), strict=True):
+        decision = engine.assign(doc, prep)
+        story = decision.story_id if decision.story_id is not None else doc.entry_id
+        engine.add(doc.entry_id, story, doc.time, prep.signature)
+        stories[doc.entry_id] = story
+    return stories
+
+
+def new_engine(store: dict[int, DedupDoc], **settings: Any) -> Engine:
+    return Engine(DedupSettings(**settings), lambda ids: [store[i] for i in ids if i in store])
+
+
+def partition(stories: dict[int, int]) -> set[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for entry, story in stories.items():
+        groups.setdefault(story, set()).add(entry)
+    return {frozenset(g) for g in groups.values()}
+
+
+# ---------------------------------------------------------------------------- signatures
+
+
+def test_signatures_are_datasketch_minhash_values() -> None:
+    texts = [sign_tokens(clean(d.title, d.text, lambda _: False)) for d in docs()]
+    texts += [SignTokens([], []), SignTokens([b"one"], []), SignTokens([], [b"a", b"b"])]
+    for tokens, sig in zip(texts, sign_many(texts), strict=True):
+        full = MinHash(num_perm=128, seed=1, hashfunc=xxhash.xxh32_intdigest, scheme="affine32")
+        full.update_batch(tokens.lead + tokens.rest or [b"\x00empty"])
+        lead = MinHash(num_perm=128, seed=1, hashfunc=xxhash.xxh32_intdigest, scheme="affine32")
+        lead.update_batch(tokens.lead)
+        assert np.array_equal(sig.full, full.hashvalues)
+        assert np.array_equal(sig.lead, lead.hashvalues)
+        assert (sig.full_size, sig.lead_size) == (len(tokens.lead) + len(tokens.rest), len(tokens.lead))
+
+
+def test_signature_bytes_round_trip_and_other_versions_refused() -> None:
+    (sig,) = sign_many([sign_tokens(clean("t", the_original().text, lambda _: False))])
+    back = Signature.from_bytes(sig.to_bytes())
+    assert np.array_equal(back.full, sig.full) and np.array_equal(back.lead, sig.lead)
+    assert (back.full_size, back.lead_size) == (sig.full_size, sig.lead_size) and back.compatible()
+    older = (ALGO_VERSION - 1).to_bytes(2, "little") + sig.to_bytes()[2:]
+    with pytest.raises(ValueError, match="algorithm version"):
+        Signature.from_bytes(older)
+    with pytest.raises(ValueError, match="malformed"):
+        Signature.from_bytes(sig.to_bytes()[:-4])
+
+
+# ---------------------------------------------------------------------------- LSH index
+
+
+def brute_force(keys: np.ndarray, query: np.ndarray) -> set[int]:
+    found: set[int] = set()
+    for band in range(keys.shape[1]):
+        rows = np.flatnonzero(keys[:, band] == query[band])
+        if rows.size <= MAX_BUCKET:
+            found.update(rows.tolist())
+    return found
+
+
+@pytest.mark.parametrize("batch", [1, 7, 500])
+def test_band_index_finds_what_brute_force_finds(batch: int) -> None:
+    rng = np.random.default_rng(batch)
+    index = BandIndex([(42, 3), (42, 3)])
+    n = 6000
+    full = rng.integers(0, 40, (n, 128)).astype(np.uint32)  # few values: many shared, some big buckets
+    lead = rng.integers(0, 2**32, (n, 128), dtype=np.uint64).astype(np.uint32)
+    keys = index.keys(full, lead)
+    assert np.array_equal(index.keys(full[3], lead[3]), keys[3])
+    for at in range(0, n, batch):  # several merges through the levels
+        rows = np.arange(at, min(n, at + batch))
+        index.add(rows, keys[rows])
+    assert len(index) == n
+    queries = rng.integers(0, n, 40)
+    pos, rows = index.query(keys[queries])
+    for q, which in enumerate(queries.tolist()):
+        assert set(rows[pos == q].tolist()) == brute_force(keys, keys[which])
+
+
+def test_band_index_rebuild_and_clear() -> None:
+    rng = np.random.default_rng(7)
+    index = BandIndex([(42, 3), (64, 2)])
+    sigs = rng.integers(0, 2**32, (300, 2, 128), dtype=np.uint64).astype(np.uint32)
+    keys = index.keys(sigs[:, 0], sigs[:, 1])
+    index.rebuild(np.arange(300), keys)
+    pos, rows = index.query(keys[[10, 20]])
+    assert {(0, 10), (1, 20)} <= set(zip(pos.tolist(), rows.tolist(), strict=True))
+    index.clear()
+    assert len(index) == 0 and index.query(keys[:1])[0].size == 0
+
+
+# ---------------------------------------------------------------------------- placement
+
+
+def test_one_story_and_its_copies_together_templates_apart() -> None:
+    batch = docs()
+    store = {d.entry_id: d for d in batch}
+    stories = place(new_engine(store), batch)
+    truth: dict[str, set[int]] = {}
+    for d in batch:
+        truth.setdefault(cluster_of(d), set()).add(d.entry_id)
+    assert partition(stories) == {frozenset(g) for g in truth.values()}
+
+
+def test_batch_and_one_by_one_give_the_same_stories() -> None:
+    batch = docs()
+    store = {d.entry_id: d for d in batch}
+    together = place(new_engine(store), batch)
+    engine = new_engine(store)
+    alone: dict[int, int] = {}
+    for d in batch:
+        alone.update(place(engine, [d]))
+    assert partition(together) == partition(alone)
+
+
+def test_restart_from_stored_signatures_places_the_same() -> None:
+    batch = docs()
+    store = {d.entry_id: d for d in batch}
+    first, second = batch[::2], batch[1::2]
+    live = new_engine(store)
+    stories = place(live, first)
+    restarted = new_engine(store)
+    stored = [(d.entry_id, stories[d.entry_id], d.time, live.signature_of(d.entry_id)) for d in first]
+    restarted.add_many([(e, s, t, Signature.from_bytes(sig.to_bytes())) for e, s, t, sig in stored if sig])
+    assert place(live, second) == place(restarted, second)
+
+
+def test_window_is_measured_between_entries_not_against_the_clock() -> None:
+    old = [d for d in docs() if cluster_of(d) == STORY][:4]
+    shift = timedelta(days=2000)  # an archive: years before today
+    archive = [DedupDoc(d.entry_id, d.feed_id, d.title, d.text, d.time - shift) for d in old]
+    store = {d.entry_id: d for d in archive}
+    assert len(partition(place(new_engine(store), archive))) == 1
+    apart = [
+        archive[0],
+        *(DedupDoc(d.entry_id, d.feed_id, d.title, d.text, d.time + timedelta(days=5)) for d in archive[1:]),
+    ]
+    store = {d.entry_id: d for d in apart}
+    stories = place(new_engine(store, window=timedelta(days=3)), apart)
+    assert stories[apart[0].entry_id] != stories[apart[1].entry_id]
+
+
+def test_copy_disguised_with_invisible_characters_and_look_alike_letters_matches() -> None:
+    original = the_original()
+    disguised = original.text.replace("a", "\u0430").replace(" ", " \u200b")  # Cyrillic а, zero-width
+    assert fold(disguised) == fold(original.text)
+    copy = DedupDoc(99, 50, original.title, disguised, original.time + timedelta(hours=1))
+    store = {d.entry_id: d for d in (original, copy)}
+    stories = place(new_engine(store), [original, copy])
+    assert stories[99] == stories[original.entry_id]
+
+
+def test_forgotten_entries_are_never_candidates_and_compaction_keeps_matching() -> None:
+    rng = random.Random(3)
+    base = docs()
+    original = next(d for d in base if cluster_of(d) == STORY)
+    filler = []
+    words = " ".join(d.text for d in base).split()
+    for i in range(5000):  # unrelated texts to forget, so the engine compacts its arrays
+        text = " ".join(rng.choice(words) for _ in range(80))
+        filler.append(DedupDoc(1000 + i, 60, f"t{i}", text, original.time))
+    store = {d.entry_id: d for d in [original, *filler]}
+    engine = new_engine(store)
+    place(engine, [original])
+    for at in range(0, len(filler), 250):
+        place(engine, filler[at : at + 250])
+    engine.remove({d.entry_id for d in filler})
+    assert len(engine) == 1
+    copy = DedupDoc(9000, 61, original.title, original.text, original.time)
+    store[9000] = copy
+    assert place(engine, [copy])[9000] == original.entry_id
+    gone = DedupDoc(9001, 62, filler[0].title, filler[0].text, original.time)
+    store[9001] = gone
+    assert place(engine, [gone])[9001] == 9001  # its twin was forgotten
+
+
+# ---------------------------------------------------------------------------- verification
+
+
+def feats(title: str, text: str) -> Any:
+    return features(clean(title, text, lambda _: False))
+
+
+def the_original() -> DedupDoc:
+    e = next(e for e in FIXTURE["entries"] if e["cluster"] == STORY and e["role"] == "original")
+    return next(d for d in docs() if d.title == e["title"] and cluster_of(d) == STORY)
+
+
+def test_a_fragment_under_another_headline_is_another_story() -> None:
+    original = the_original()
+    paragraphs = [p for p in original.text.split("\n") if p.strip()]
+    middle = paragraphs[len(paragraphs) // 2]
+    v = verify(feats(original.title, original.text), feats("Komisi Hukum Gelar Rapat Evaluasi", middle))
+    assert not v.same and v.method == "fragment"
+    # the same words from the start under its own headline are an excerpt
+    opening = " ".join(original.text.split()[:50]) + " ..."
+    assert verify(feats(original.title, original.text), feats(original.title, opening)).same
+
+
+def test_datelines_days_apart_are_two_filings() -> None:
+    text = the_original().text.split("\n", 1)[1]
+    a = feats("Bulletin", f"JAKARTA, 12 Maret (Antara) - {text}")
+    assert dateline_day("JAKARTA, 12 Maret (Antara) - ") == 31 + 28 + 11
+    assert verify(a, feats("Bulletin", f"JAKARTA, 13 Maret (Antara) - {text}")).same
+    v = verify(a, feats("Bulletin", f"JAKARTA, 16 Maret (Antara) - {text}"))
+    assert not v.same and v.method == "filed-apart"
+    assert dateline_day("LONDON, March 28 (Reuters) - ") == dateline_day("Jakarta, 28 Maret -")
+
+
+def test_templates_with_other_figures_do_not_match() -> None:
+    quakes = [d for d in docs() if d.title.startswith("Gempa")]
+    assert len(quakes) >= 2
+    assert not verify(feats(quakes[0].title, quakes[0].text), feats(quakes[1].title, quakes[1].text)).same
+
+
+# ---------------------------------------------------------------------------- boilerplate, election
+
+
+def test_learned_boilerplate_folds_years_not_figures() -> None:
+    bp = Boilerplate()
+    texts = [
+        f"Berita {i} tentang sesuatu.\n© {2020 + i % 3} Contoh Media\nSaham naik {i} persen"
+        for i in range(12)
+    ]
+    bp.observe(1, texts)
+    assert bp.is_boilerplate(1, "© 2031 Contoh Media")
+    assert not bp.is_boilerplate(1, "Saham naik 5 persen")
+    assert not bp.is_boilerplate(2, "© 2031 Contoh Media")  # learned per feed
+    few = Boilerplate()
+    few.observe(3, texts[: MIN_DOCS - 1])
+    assert not few.is_boilerplate(3, "© 2031 Contoh Media")  # too few entries to tell
+
+
+def test_variant_urls_and_the_main_url_represents() -> None:
+    assert is_variant_url("https://kumparan.com/amp/kumparannews/x-5WG4")
+    assert is_variant_url("https://m.detik.com/news/x")
+    assert is_variant_url("https://example.com/a?utm_source=rss")
+    assert not is_variant_url("https://www.example.com/news/2024/a-story")
+    when = datetime(2024, 5, 6, tzinfo=UTC)
+    amp = MemberInfo(1, "kumparan.com", "kumparan", 0, when, 900, (), variant_url=True)
+    main = MemberInfo(2, "kumparan.com", "kumparan", 0, when, 900, (), variant_url=False)
+    assert elect_representative([amp, main]) == 2
