@@ -182,11 +182,13 @@ class Cleaned:
     title: str
     body: str  # kept lines, one per line
     dateline: str  # the dateline stripped from the first line ("" if none), kept for its figures
+    words: list[bytes]  # the body's words, folded, as UTF-8 (see _BYTE_WORD)
 
 
 def clean(title: str, text: str, is_learned: Callable[[str], bool]) -> Cleaned:
     kept, dateline = strip_furniture(text.split("\n"), is_learned)
-    return Cleaned(title, "\n".join(kept), dateline)
+    body = "\n".join(kept)
+    return Cleaned(title, body, dateline, _BYTE_WORD.findall(fold(body).encode()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +208,7 @@ _STOP_BYTES = frozenset(w.encode() for w in STOP_WORDS)
 
 
 def sign_tokens(c: Cleaned) -> SignTokens:
-    words = _BYTE_WORD.findall(fold(c.body).encode())
+    words = c.words
     stop, short = _STOP_BYTES, MIN_CONTENT_LEN
     signed = list(dict.fromkeys([t for t in words if (len(t) >= short and t not in stop) or not t.isalpha()]))
     return SignTokens(signed[:LEAD_SIGNED], signed[LEAD_SIGNED:])
@@ -283,8 +285,7 @@ def content_tokens(text: str) -> list[str]:
 
 def features(c: Cleaned) -> Features:
     """What verification needs of a cleaned text (words as UTF-8 bytes, like ``sign_tokens``)."""
-    body = c.body
-    words = _BYTE_WORD.findall(fold(body).encode())
+    body, words = c.body, c.words
     content = [t for t in words if len(t) >= MIN_CONTENT_LEN or not t.isalpha()]
     lead = [t for t in words[:LEAD_TOKENS] if len(t) >= MIN_CONTENT_LEN or not t.isalpha()]
     numbers = {_NOT_DIGIT.sub("", n).lstrip("0") or "0" for n in _NUMBER.findall(f"{c.dateline} {body}")}
