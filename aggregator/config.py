@@ -120,6 +120,8 @@ class OutputConfig(_Model):
 class DedupConfig(_Model):
     enabled: bool = True
     window: Duration = timedelta(days=3)
+    reworded: bool = True
+    excerpts: bool = True
 
 
 class ServerConfig(_Model):

@@ -193,7 +193,8 @@ class StoreMatcher:
 
 
 def settings_for_dedup(settings: Settings) -> DedupSettings:
-    return DedupSettings(enabled=settings.dedup.enabled, window=settings.dedup.window)
+    d = settings.dedup
+    return DedupSettings(enabled=d.enabled, window=d.window, reworded=d.reworded, excerpts=d.excerpts)
 
 
 def build_matcher(settings: Settings, database: Database) -> StoreMatcher | None:

@@ -32,6 +32,7 @@ def test_complete_file() -> None:
     assert indonesia.feed_names(s.feeds) == {"cnn-indonesia-nasional"}
     assert world.feed_names(s.feeds) == {"bbc-world"}
     assert s.dedup.window == timedelta(days=2) and s.retention.entries is None
+    assert not s.dedup.reworded and s.dedup.excerpts
     assert s.server.port == 9090
 
 

@@ -295,3 +295,31 @@ def test_variant_urls_and_the_main_url_represents() -> None:
     amp = MemberInfo(1, "kumparan.com", "kumparan", 0, when, 900, (), variant_url=True)
     main = MemberInfo(2, "kumparan.com", "kumparan", 0, when, 900, (), variant_url=False)
     assert elect_representative([amp, main]) == 2
+
+
+def reword(text: str, every: int) -> str:
+    """Every ``every``-th lower-case word swapped for another word, the way a spinner does."""
+    out, n = [], 0
+    for word in text.split(" "):
+        if word.isalpha() and word.islower():
+            n += 1
+            if n % every == 0:
+                word = "ganti" + word[::-1]
+        out.append(word)
+    return " ".join(out)
+
+
+def test_switching_off_reworded_matches() -> None:
+    original = the_original()
+    spun = DedupDoc(99, 40, original.title, reword(original.text, 2), original.time + timedelta(hours=2))
+    store = {d.entry_id: d for d in (original, spun)}
+    decisions = []
+    for settings in ({}, {"reworded": False}):
+        engine = new_engine(store, **settings)
+        place(engine, [original])
+        (prep,) = engine.prepare([spun])
+        decisions.append(engine.assign(spun, prep))
+    assert decisions[0].story_id == original.entry_id and decisions[0].match == "similar:reworded"
+    assert decisions[1].story_id is None
+    policy = DedupSettings(excerpts=False)
+    assert policy.allows("copy") and policy.allows("reworded") and not policy.allows("excerpt")

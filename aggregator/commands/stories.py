@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from aggregator.app import open_database, output_stories, rebuild_clusters, utcnow
 from aggregator.commands.base import EXIT_ERROR, app, dedup_app, err, load_settings, out, user_errors
-from aggregator.dedup import DedupDoc, DedupSettings, Engine
+from aggregator.dedup import DedupDoc, Engine
+from aggregator.dedup_matcher import settings_for_dedup
 from aggregator.store import entries as entry_repo
 from aggregator.store import stories as story_repo
 from aggregator.store.values import StoredEntry
@@ -68,12 +69,15 @@ def explain(
                 _explain_story(session, first.id)
                 return
             second = _entry_or_exit(session, other)
-            engine = Engine(DedupSettings(window=settings.dedup.window), lambda ids: [])
+            policy = settings_for_dedup(settings)
+            engine = Engine(policy, lambda ids: [])
             docs = [DedupDoc(e.id, e.feed_id, e.title, e.text, e.published) for e in (first, second)]
             verdict = engine.explain(*docs)
             same = membership_story(session, first.id) == membership_story(session, second.id)
     out.print(f"same story now: {'yes' if same else 'no'}", markup=False)
     label = "same story" if verdict.same else "different"
+    if verdict.same and not policy.allows(verdict.method):
+        label = f"different ({verdict.method} matches are switched off under dedup: in feeds.yaml)"
     out.print(f"verdict: {label} ({verdict.method}, score {verdict.score:.3f})", markup=False)
     for key, value in sorted(verdict.detail.items()):
         out.print(f"  {key:<18} {value:.3f}", markup=False)

@@ -50,6 +50,15 @@ class DedupSettings:
     # Copies further apart in time than this are never compared. Longer finds late re-posts;
     # shorter keeps recurring templates (daily reports) from ever meeting.
     window: timedelta = timedelta(days=3)
+    # Join copies that share most content words but few exact phrases (reworded, spun). Off:
+    # only verbatim copies and excerpts join, and content-farm rewrites stay separate items.
+    reworded: bool = True
+    # Join an excerpt or summary to its full article. Off: excerpt-only feeds stay apart.
+    excerpts: bool = True
+
+    def allows(self, method: str) -> bool:
+        """Whether a match found by ``method`` ("copy", "reworded", "excerpt") may join."""
+        return (method != "reworded" or self.reworded) and (method != "excerpt" or self.excerpts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +338,7 @@ class Engine:
             sid = self.story_of(i)
             if (
                 v.same
+                and self.settings.allows(v.method)
                 and sid is not None
                 and (sid not in best or (v.score, -i) > (best[sid][0], -best[sid][1]))
             ):
