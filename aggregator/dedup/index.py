@@ -36,7 +36,7 @@ _ROW_BITS = np.uint64(32)
 _ROW_MASK = np.uint64(0xFFFF_FFFF)
 _FIRST = 1 << 15  # capacity of the smallest level in words (~390 entries of 84 bands)...
 _GROWTH = 8  # ...and of each next level: eight times the one before
-_PER_SLOT = 8  # words per directory slot, on average (directory: 4 bytes per 8 words)
+_PER_SLOT = 2  # words per directory slot, on average (directory: 4 bytes per 2 words)
 # A band bucket shared by more entries than this says nothing (like a stop word: a stock
 # phrase, a template, a feed of near-identical items); it is skipped, which bounds a query's cost.
 MAX_BUCKET = 64
