@@ -7,8 +7,8 @@ and a bucket is a contiguous range — 8 bytes a band.
 
 Levels of geometrically growing size keep inserts cheap, like a log-structured merge tree: a
 batch of new words is merged into the smallest level, a level that outgrows its capacity is
-merged into the next (each merge one linear pass, ``np.insert`` at positions found by binary
-search), so a word is rewritten a few times in its life. Each level carries a directory: the
+merged into the next (each merge one linear pass), so a word is rewritten a few times in its
+life. Each level carries a directory: the
 offset of every run of words sharing their top bits, so a query reads a few words per band
 where a binary search over millions would take twenty cache misses per band (measured: 111 µs
 for 84 keys in 8.4 M words against 8 µs with the directory). A query therefore costs about the
@@ -44,10 +44,12 @@ _EMPTY = np.empty(0, dtype=np.uint64)
 
 
 def _merge(level: np.ndarray, words: np.ndarray) -> np.ndarray:
-    """``words`` (sorted) merged into ``level`` (sorted): one pass, no re-sort."""
+    """``words`` (sorted) merged into ``level`` (sorted). A stable sort of the two runs side by
+    side is timsort's linear merge: 3-4 times faster here than ``np.insert`` at searched positions."""
     if not level.size:
         return words
-    merged: np.ndarray = np.insert(level, np.searchsorted(level, words), words)
+    merged = np.concatenate([level, words])
+    merged.sort(kind="stable")
     return merged
 
 

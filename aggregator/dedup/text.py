@@ -223,9 +223,9 @@ HashSet = np.ndarray  # sorted unique int64 hashes: a compact set (8 bytes an el
 
 def hash_set(items: Iterable[object]) -> HashSet:
     """A set as sorted unique hashes. Python's hash is salted per process: these sets live in
-    memory only and are never stored (stored signatures use xxhash, the same in every process)."""
-    arr: HashSet = np.unique(np.fromiter(map(hash, items), dtype=np.int64))
-    return arr
+    memory only and are never stored (stored signatures use xxhash, the same in every process).
+    (Sorted in Python: these sets are small, and ``np.unique`` costs more to call than to run.)"""
+    return np.array(sorted({hash(x) for x in items}), dtype=np.int64)
 
 
 # Month names as datelines write them ("March 28", "28 Maret", "Sept. 3"), English and Indonesian.
