@@ -184,6 +184,7 @@ class Engine:
         self._row_of: dict[int, int] = {}  # placed entries
         self._prepared: dict[int, int] = {}  # entries prepared, not placed yet -> their rows
         self._unindexed: list[int] = []  # rows placed since the last batch, keys not in the index
+        self._keys: dict[int, np.ndarray] = {}  # band keys of rows prepared, until indexed
         # story -> its entry, or its entries once it has several (most stories have one)
         self._stories: dict[int, int | list[int]] = {}
         self._dead = 0
@@ -261,26 +262,32 @@ class Engine:
         """(position in ``rows``, candidate row) pairs: LSH hits in the index and in the batch."""
         r = self._rows
         keys = self.index.keys(r.full[rows], r.lead[rows])
-        # entries of the batch sharing a band key with an earlier one of the batch
+        self._keys.update(zip(rows.tolist(), keys, strict=True))  # for indexing them once placed
+        mine, shared = self._within_batch(rows, keys) if rows.size > 1 else ([], None)
+        pos, found = self.index.query(keys, extra=shared)
+        if mine:
+            pairs = np.unique(np.array(mine, dtype=np.int64), axis=0)
+            pos, found = np.concatenate([pos, pairs[:, 0]]), np.concatenate([found, pairs[:, 1]])
+        self.stats["lsh_rows"] += pos.size
+        return pos, found
+
+    def _within_batch(self, rows: np.ndarray, keys: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """Pairs (position, row of an earlier entry of the batch) sharing a band key, and for
+        each key how many other entries of the batch have it (they count towards its bucket)."""
         flat = keys.ravel()
         order = np.argsort(flat, kind="stable")
         sorted_keys = flat[order]
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
         sizes = np.diff(np.r_[starts, flat.size])
-        group_size = np.empty(flat.size, dtype=np.int64)
-        group_size[order] = np.repeat(sizes, sizes)
+        others = np.empty(flat.size, dtype=np.int64)
+        others[order] = np.repeat(sizes - 1, sizes)
         mine: list[tuple[int, int]] = []
         for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
             if size > MAX_BUCKET:
                 continue
             members = sorted({int(x) // self.index.bands for x in order[start : start + size]})
             mine.extend((j, int(rows[i])) for n, j in enumerate(members) for i in members[:n])
-        pos, found = self.index.query(keys, extra=group_size - 1)
-        if mine:
-            pairs = np.unique(np.array(mine, dtype=np.int64), axis=0)
-            pos, found = np.concatenate([pos, pairs[:, 0]]), np.concatenate([found, pairs[:, 1]])
-        self.stats["lsh_rows"] += pos.size
-        return pos, found
+        return mine, others.reshape(keys.shape)
 
     def _rank(
         self, rows: np.ndarray, pos: np.ndarray, found: np.ndarray
@@ -388,13 +395,15 @@ class Engine:
         """Index the rows placed since the last batch (their batch found them among each other)."""
         if self._unindexed:
             rows = np.array(self._unindexed, dtype=np.int64)
+            keys = np.stack([self._keys.pop(row) for row in self._unindexed])
             self._unindexed = []
-            self.index.add(rows, self.index.keys(self._rows.full[rows], self._rows.lead[rows]))
+            self.index.add(rows, keys)
 
     def _forget_unplaced(self) -> None:
         """Rows of a batch's entries that were never placed (a failed run) are dead."""
         for row in self._prepared.values():
             self._rows.entry[row] = -1
+            self._keys.pop(row, None)
             self._dead += 1
         self._prepared.clear()
 
@@ -467,7 +476,7 @@ class Engine:
     def _compact(self) -> None:
         """Drop dead rows: renumber the rest and rebuild the index from their signatures."""
         self._forget_unplaced()
-        self._unindexed = []
+        self._unindexed, self._keys = [], {}
         r = self._rows
         r.keep(np.flatnonzero(r.alive[: r.n]))
         self._row_of = {int(e): row for row, e in enumerate(r.entry[: r.n].tolist())}

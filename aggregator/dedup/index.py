@@ -34,7 +34,7 @@ _BAND_BITS = 7  # up to 128 bands
 _HASH_BITS = 32 - _BAND_BITS
 _ROW_BITS = np.uint64(32)
 _ROW_MASK = np.uint64(0xFFFF_FFFF)
-_FIRST = 1 << 15  # capacity of the smallest level in words (~390 entries of 84 bands)...
+_FIRST = 1 << 12  # capacity of the smallest level in words (~55 entries of 74 bands)...
 _GROWTH = 8  # ...and of each next level: eight times the one before
 _PER_SLOT = 2  # words per directory slot, on average (directory: 4 bytes per 2 words)
 # A band bucket shared by more entries than this says nothing (like a stop word: a stock
