@@ -323,3 +323,14 @@ def test_switching_off_reworded_matches() -> None:
     assert decisions[1].story_id is None
     policy = DedupSettings(excerpts=False)
     assert policy.allows("copy") and policy.allows("reworded") and not policy.allows("excerpt")
+
+
+def test_an_empty_batch_and_a_batch_never_placed_change_nothing() -> None:
+    batch = docs()
+    store = {d.entry_id: d for d in batch}
+    engine = new_engine(store)
+    assert engine.prepare([]) == []
+    engine.prepare(batch[:3])  # a run that failed before placing anything
+    stories = place(engine, batch)
+    truth = {cluster_of(d) for d in batch}
+    assert len(partition(stories)) == len(truth)

@@ -87,18 +87,7 @@ class Prepared:
 
     cleaned: Cleaned
     signature: Signature
-    row: int
     candidates: list[tuple[int, float]]
-
-    @property
-    def indexable(self) -> bool:
-        return indexable(self.signature)
-
-
-def indexable(sig: Signature) -> bool:
-    """Whether an entry goes into the LSH index (decided from what is stored, so a restarted
-    engine indexes exactly what a running one did)."""
-    return sig.full_size >= MIN_SIGNED
 
 
 class _Rows:
@@ -152,6 +141,12 @@ class _Rows:
             self.lead[rows] = np.stack([s.lead for s in sigs])
         self.n += k
         return rows
+
+    def indexed(self, rows: np.ndarray | slice) -> np.ndarray:
+        """Which of ``rows`` go into the LSH index: decided from what is stored (the size of the
+        signed word set), so a restarted engine indexes exactly what a running one did."""
+        mask: np.ndarray = self.full_size[rows] >= MIN_SIGNED
+        return mask
 
     def keep(self, rows: np.ndarray) -> None:
         """Keep only ``rows`` (in this order), renumbered from 0."""
@@ -236,6 +231,8 @@ class Engine:
         """
         self._forget_unplaced()
         self._index_placed()
+        if not docs:
+            return []
         cleaned = [self.clean(d) for d in docs]
         sigs = sign_many([sign_tokens(c) for c in cleaned])
         r = self._rows
@@ -248,15 +245,12 @@ class Engine:
         )
         for d, row in zip(docs, rows.tolist(), strict=True):
             self._prepared[d.entry_id] = row
-        ok = np.flatnonzero(r.full_size[rows] >= MIN_SIGNED)
+        ok = np.flatnonzero(r.indexed(rows))
         ranked: dict[int, list[tuple[int, float]]] = {}
         if ok.size:
             pos, found = self._candidate_rows(rows[ok])
             ranked = self._rank(rows, ok[pos], found)
-        return [
-            Prepared(c, s, row, ranked.get(i, []))
-            for i, (c, s, row) in enumerate(zip(cleaned, sigs, rows.tolist(), strict=True))
-        ]
+        return [Prepared(c, s, ranked.get(i, [])) for i, (c, s) in enumerate(zip(cleaned, sigs, strict=True))]
 
     def _candidate_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in ``rows``, candidate row) pairs: LSH hits in the index and in the batch."""
@@ -388,7 +382,7 @@ class Engine:
         self._row_of[entry_id] = row
         self._join(entry_id, story_id)
         self._max_entry = max(self._max_entry, entry_id)
-        if r.full_size[row] >= MIN_SIGNED:
+        if r.indexed(slice(row, row + 1))[0]:
             self._unindexed.append(row)
 
     def _index_placed(self) -> None:
@@ -426,7 +420,7 @@ class Engine:
             self._row_of[entry_id] = row
             self._join(entry_id, story_id)
         self._max_entry = max(self._max_entry, int(entries.max()))
-        rows = rows[self._rows.full_size[rows] >= MIN_SIGNED]
+        rows = rows[self._rows.indexed(rows)]
         self.index.add(rows, self.index.keys(self._rows.full[rows], self._rows.lead[rows]))
 
     def _join(self, entry_id: int, story_id: int) -> None:
@@ -481,7 +475,7 @@ class Engine:
         r.keep(np.flatnonzero(r.alive[: r.n]))
         self._row_of = {int(e): row for row, e in enumerate(r.entry[: r.n].tolist())}
         self._dead = 0
-        ok = np.flatnonzero(r.full_size[: r.n] >= MIN_SIGNED)
+        ok = np.flatnonzero(r.indexed(slice(0, r.n)))
         self.index.rebuild(ok, self.index.keys(r.full[ok], r.lead[ok]))
 
     def max_entry_id(self) -> int:
