@@ -17,8 +17,6 @@ from sqlalchemy.orm import Session
 from aggregator.clustering import Placement
 from aggregator.dedup import (
     ALGO_VERSION,
-    NUM_PERM,
-    SEED,
     DedupDoc,
     DedupSettings,
     Engine,
@@ -41,6 +39,18 @@ log = logging.getLogger(__name__)
 
 def _doc(entry_id: int, feed_id: int, title: str, text: str, time: datetime) -> DedupDoc:
     return DedupDoc(entry_id=entry_id, feed_id=feed_id, title=title, text=text, time=time)
+
+
+def _save(session: Session, entry_id: int, sig: Signature, time: datetime) -> None:
+    dedup_repo.save_signature(
+        session,
+        entry_id,
+        version=sig.algo_version,
+        num_perm=sig.num_perm,
+        seed=sig.seed,
+        data=sig.to_bytes(),
+        time=time,
+    )
 
 
 class StoreMatcher:
@@ -76,10 +86,10 @@ class StoreMatcher:
             if self.engine.story_of(entry_id) is not None:
                 continue
             try:
-                sig = Signature.from_bytes(data) if version == ALGO_VERSION else None
-            except ValueError:
+                sig: Signature | None = Signature.from_bytes(data)
+            except ValueError:  # another algorithm version, or damaged bytes
                 sig = None
-            if sig is None or not sig.compatible():
+            if sig is None or version != ALGO_VERSION or not sig.compatible():
                 stale[entry_id] = story_id
                 continue
             batch.append((entry_id, story_id, time, sig))
@@ -97,15 +107,7 @@ class StoreMatcher:
     def save_resigned(self, session: Session) -> None:
         """Store the signatures ``load`` re-made."""
         for entry_id, (sig, time) in sorted(self.resigned.items()):
-            dedup_repo.save_signature(
-                session,
-                entry_id,
-                version=ALGO_VERSION,
-                num_perm=NUM_PERM,
-                seed=SEED,
-                data=sig.to_bytes(),
-                time=time,
-            )
+            _save(session, entry_id, sig, time)
         self.resigned.clear()
 
     def _lookup(self, ids: Sequence[int]) -> list[DedupDoc]:
@@ -133,15 +135,7 @@ class StoreMatcher:
             return
         for doc, prep in zip(docs, self.engine.prepare(docs), strict=True):
             self._pending[doc.entry_id] = prep
-            dedup_repo.save_signature(
-                session,
-                doc.entry_id,
-                version=ALGO_VERSION,
-                num_perm=NUM_PERM,
-                seed=SEED,
-                data=prep.signature.to_bytes(),
-                time=doc.time,
-            )
+            _save(session, doc.entry_id, prep.signature, doc.time)
 
     def _prepared(self, session: Session, entry: StoredEntry) -> Prepared:
         if entry.id not in self._pending:

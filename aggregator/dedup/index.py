@@ -8,10 +8,10 @@ and a bucket is a contiguous range — 8 bytes a band.
 Levels of geometrically growing size keep inserts cheap, like a log-structured merge tree: a
 batch of new words is merged into the smallest level, a level that outgrows its capacity is
 merged into the next (each merge one linear pass), so a word is rewritten a few times in its
-life. Each level carries a directory: the
-offset of every run of words sharing their top bits, so a query reads a few words per band
-where a binary search over millions would take twenty cache misses per band (measured: 111 µs
-for 84 keys in 8.4 M words against 8 µs with the directory). A query therefore costs about the
+life. Each level carries a directory: the offset of every run of words sharing their top bits,
+so a query reads a few words per band where a binary search over millions would take twenty
+cache misses per band (measured: 111 µs for 84 keys in 8.4 M words against 8 µs with the
+directory). A query therefore costs about the
 same at a thousand entries or a hundred thousand. Queries and inserts take whole batches (the
 new entries of a feed run): the numpy calls are paid once a batch, not once an entry.
 
@@ -19,7 +19,7 @@ One index holds the bands of several signatures of an entry (its full text's and
 each signature with its own banding, so a query is one search for all of them.
 
 A 25-bit band hash lets unrelated entries share a bucket by chance (at 100,000 entries a query
-of 84 bands meets about 0.25 such stray rows); candidates are ranked on their full signatures
+of 74 bands meets about 0.2 such stray rows); candidates are ranked on their full signatures
 afterwards, which filters these out.
 """
 

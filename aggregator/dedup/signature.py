@@ -4,10 +4,10 @@ Two signatures per entry: over the whole cleaned text's content words (finds cop
 copies, edits) and over the first ``LEAD_SIGNED`` of them (finds an excerpt or a summary,
 whose words are a small part of the full article, but its opening). The lead's words are
 hashed first and its signature read off on the way, so both cost one pass. Each is stored
-with the size of its word set (so the
-containment of a small text in a large one can be estimated from the signatures alone), with
-its parameters and ``ALGO_VERSION``: a signature made with other parameters or another tokeniser
-is never compared with these (the store re-signs instead).
+with the size of its word set (so the containment of a small text in a large one can be
+estimated from the signatures alone), with its parameters and ``ALGO_VERSION``: a signature
+made with other parameters or another tokeniser is never compared with these (the store
+re-signs instead).
 """
 
 from __future__ import annotations
@@ -95,10 +95,6 @@ def _premix(h: np.ndarray) -> np.ndarray:
     h = h * np.uint32(0xC2B2AE35)
     mixed: np.ndarray = h ^ (h >> np.uint32(16))
     return mixed
-
-
-def sign(tokens: SignTokens) -> Signature:
-    return sign_many([tokens])[0]
 
 
 def sign_many(texts: Sequence[SignTokens]) -> list[Signature]:

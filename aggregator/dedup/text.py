@@ -57,7 +57,6 @@ DATELINE = re.compile(
     r"\s*(?:[-–—]{1,2}|:)\s+",
 )
 _DOMAIN_IN = re.compile(r"\b([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})\b", re.IGNORECASE)
-_WORD = re.compile(r"\w+", re.UNICODE)
 # Figures as written: "2,556.32", "4.9", "1986" (separators kept while matching, so 48.31 is
 # one figure, not "48" and "31"; then folded to digits, so 2.556,32 and 2,556.32 agree).
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
@@ -281,10 +280,6 @@ class Features:
     title_names: HashSet  # headline words the text writes capitalised: the subject
     words: HashSet  # every word of title and text (for subject checks)
     filed: int = -1  # day of the year in the dateline, -1 if it names none
-
-
-def content_tokens(text: str) -> list[str]:
-    return [t for t in _WORD.findall(fold(text)) if len(t) >= MIN_CONTENT_LEN or not t.isalpha()]
 
 
 _TRIGRAM_MIX = (np.int64(0x9E3779B97F4A7C15 - (1 << 64)), np.int64(0xC2B2AE3D27D4EB4F - (1 << 64)))
