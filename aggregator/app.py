@@ -128,7 +128,8 @@ def output_stories(
     kept = [
         s
         for s in stories
-        if keep_story(
+        if (s.title or s.url)  # an entry with no title, link or text has nothing to show
+        and keep_story(
             s,
             include=output.include,
             exclude=output.exclude,

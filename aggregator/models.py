@@ -52,13 +52,14 @@ class ParsedEntry:
 
     guid: str | None
     link: str | None
-    title: str
+    title: str  # as the feed gives it: plain text, or markup when ``title_is_html``
     content_html: str  # full content when the feed has it, else ""
     summary_html: str  # description/summary, else ""
     published: datetime | None  # timezone-aware UTC when the feed gave a readable date
     updated: datetime | None
     author: str | None = None
     language: str | None = None
+    title_is_html: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class ParsedFeed:
     entries: tuple[ParsedEntry, ...]
     ttl_minutes: int | None = None  # RSS <ttl>, sy:updatePeriod/updateFrequency folded into minutes
     warnings: tuple[str, ...] = ()  # salvaged problems (feedparser "bozo"), kept as data
+    title_is_html: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from aggregator.clustering import NearDuplicateMatcher, assign_new_entries
 from aggregator.errors import FeedError, HTTPStatusError, ParseError, StoreError
 from aggregator.fetch import Fetcher, cache_lifetime
 from aggregator.models import FeedDiscovery, FeedRunResult, FetchRequest, FetchResult, ParsedFeed, RunStatus
-from aggregator.normalise import normalise_feed
+from aggregator.normalise import normalise_feed, plain_title
 from aggregator.parse.pool import ParsePool
 from aggregator.store import entries as entry_repo
 from aggregator.store import feeds as feed_repo
@@ -134,7 +134,7 @@ def _store(
         etag=res.etag,
         last_modified=res.last_modified,
         body_hash=fetched.body_hash,
-        feed_title=parsed.title,
+        feed_title=plain_title(parsed.title, parsed.title_is_html),
         site_url=parsed.link,
         language=parsed.language,
         ttl_seconds=parsed.ttl_minutes * 60 if parsed.ttl_minutes else None,

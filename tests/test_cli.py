@@ -181,3 +181,10 @@ def test_xml_exports_are_wellformed(server: LocalServer, tmp_path: Path, fmt: st
     assert cli(config, "export", "--format", fmt, "--output", str(out)).exit_code == 0
     root = etree.parse(str(out)).getroot()
     assert root.tag.endswith("feed" if fmt == "atom" else "rss")
+
+
+def test_version_alone_prints_the_version() -> None:
+    from aggregator import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"aggregator {__version__}"

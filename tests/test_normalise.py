@@ -265,3 +265,23 @@ def test_normalise_feed_drops_repeated_guid_keys() -> None:
 
 def test_html_to_text_survives_deep_nesting() -> None:
     assert html_to_text("<div>" * 20_000 + "isi") == "isi"
+
+
+def test_untitled_entries_get_a_title_from_their_text_or_link() -> None:
+    assert norm(entry(title="", content_html="<p>Banjir merendam Bekasi.</p><p>Dua.</p>")).title == (
+        "Banjir merendam Bekasi."
+    )
+    long_text = "<p>" + "Hujan deras mengguyur kawasan Bekasi sejak pagi " * 4 + "</p>"
+    derived = norm(entry(title="", content_html=long_text, summary_html="")).title
+    assert derived.endswith("…") and len(derived) <= 91 and derived.startswith("Hujan deras")
+    slug = "/2024/08/banjir-rendam-bekasi.html"
+    by_link = norm(entry(title="", content_html="", summary_html="", link=slug))
+    assert by_link.title == "Banjir rendam bekasi"
+    nothing = norm(entry(title="", content_html="", summary_html="", link=None))
+    assert nothing.title == "" and nothing.url == "" and nothing.text == ""
+
+
+def test_plain_titles_stay_text_and_markup_titles_become_text() -> None:
+    assert norm(entry(title="std::vector<int> explained")).title == "std::vector<int> explained"
+    marked = entry(title="Safe<script>steal()</script> <b>title</b>", title_is_html=True)
+    assert norm(marked).title == "Safe title"

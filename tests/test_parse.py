@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import ParseError
-from aggregator.models import FeedDiscovery, ParsedFeed
+from aggregator.models import FeedDiscovery, ParsedEntry, ParsedFeed
+from aggregator.normalise import plain_title
 from aggregator.parse import parse
 from aggregator.parse.dates import parse_any, parse_local_date
 
@@ -25,6 +26,11 @@ def feed(name: str, headers: dict[str, str] | None = None, url: str = URL) -> Pa
     result = parse((FEEDS / name).read_bytes(), headers if headers is not None else RSS, url)
     assert isinstance(result, ParsedFeed)
     return result
+
+
+def title_of(item: ParsedFeed | ParsedEntry) -> str:
+    """The title as it will be stored: markup reduced to text when the feed said it is markup."""
+    return plain_title(item.title, item.title_is_html)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
@@ -77,9 +83,9 @@ def test_rss10_with_syndication_period() -> None:
 
 def test_atom10() -> None:
     f = feed("atom10.xml", {"content-type": "application/atom+xml"})
-    assert (f.format, f.title, f.language) == ("atom10", "CNN Indonesia & Teknologi", "id")
+    assert (f.format, title_of(f), f.language) == ("atom10", "CNN Indonesia & Teknologi", "id")
     first, second = f.entries
-    assert first.title == "Kru The Last Jedi Kenang Carrie Fisher di Malam Premier terbaru & AT&T"
+    assert title_of(first) == "Kru The Last Jedi Kenang Carrie Fisher di Malam Premier terbaru & AT&T"
     assert first.link == (
         "https://www.cnnindonesia.com/teknologi/kru-the-last-jedi-kenang-carrie-fisher-di-malam-premier"
     )
@@ -126,7 +132,6 @@ def test_json_feed_10_detected_without_content_type() -> None:
     [
         (b'{"hello": "world"}', "not a JSON Feed"),
         (b'{"version": "https://jsonfeed.org/version/1.1", "items": 3}', "no 'items' list"),
-        (b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', "no items and no title"),
         (b'{"version": "https://jsonfeed.org/version/1", ', "not valid JSON"),
         (b"[1, 2]", "not"),
     ],
@@ -289,9 +294,59 @@ def test_html_page_without_feed() -> None:
         (b"  \r\n ", "empty"),
         (b"just some text", "not a feed"),
         (b"<?xml version='1.0'?><note><to>x</to></note>", "not a feed"),
-        (b"<rss version='2.0'><channel></channel></rss>", "no entries and no title"),
     ],
 )
 def test_not_feeds(body: bytes, message: str) -> None:
     with pytest.raises(ParseError, match=message):
         parse(body, RSS, URL)
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b"<rss version='2.0'><channel></channel></rss>", RSS),
+        (b"<feed xmlns='http://www.w3.org/2005/Atom'><title>Sepi</title></feed>", RSS),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', {"content-type": "text/json"}),
+    ],
+)
+def test_a_feed_without_entries_is_a_feed(body: bytes, headers: dict[str, str]) -> None:
+    f = parse(body, headers, URL)
+    assert isinstance(f, ParsedFeed) and f.entries == () and f.warnings == ()
+
+
+def test_titles_are_decoded_once() -> None:
+    rss_doc = (
+        b"<rss version='2.0'><channel><title>Kanal &lt;b&gt;Satu&lt;/b&gt;</title>"
+        b"<item><guid>1</guid><title>std::vector&lt;int&gt; explained</title></item>"
+        b"<item><guid>2</guid><title>&lt;b&gt;Bold&lt;/b&gt; news &amp;amp; more</title></item>"
+        b"<item><guid>3</guid><title>Safe&lt;script&gt;steal()&lt;/script&gt; title</title></item>"
+        b"<item><guid>4</guid><title>a &lt; b &amp;&amp; c &gt; d</title></item>"
+        b"</channel></rss>"
+    )
+    f = parse(rss_doc, RSS, URL)
+    assert isinstance(f, ParsedFeed)
+    assert title_of(f) == "Kanal Satu"
+    assert [title_of(e) for e in f.entries] == [
+        "std::vector<int> explained",
+        "Bold news & more",
+        "Safe title",
+        "a < b && c > d",
+    ]
+    atom_doc = (
+        b"<feed xmlns='http://www.w3.org/2005/Atom'>"
+        b"<title type='html'>Safe&lt;script&gt;steal()&lt;/script&gt; feed</title>"
+        b"<entry><id>a</id><title type='text'>Why the &lt;blink&gt; tag died</title></entry>"
+        b"<entry><id>b</id><title type='html'>Safe&lt;script&gt;steal()&lt;/script&gt; title</title></entry>"
+        b"<entry><id>c</id><title type='html'>AT&amp;amp;T &lt;em&gt;hari ini&lt;/em&gt;</title></entry>"
+        b"<entry><id>d</id><title type='text'>&lt;b&gt;not&lt;/b&gt; bold</title></entry>"
+        b"</feed>"
+    )
+    f = parse(atom_doc, {"content-type": "application/atom+xml"}, URL)
+    assert isinstance(f, ParsedFeed)
+    assert title_of(f) == "Safe feed"
+    assert [title_of(e) for e in f.entries] == [
+        "Why the <blink> tag died",
+        "Safe title",
+        "AT&T hari ini",
+        "<b>not</b> bold",
+    ]

@@ -72,6 +72,13 @@ def load_settings() -> Settings:
     return load_config(resolve_config_path(state.config, os.environ), os.environ)
 
 
+def _print_version(value: bool) -> None:
+    # Eager: answered before Typer looks for a command (``aggregator --version`` alone works).
+    if value:
+        out.print(f"aggregator {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main_options(
     config: Annotated[
@@ -84,7 +91,10 @@ def main_options(
         ),
     ] = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output.")] = 0,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version),
+    ] = False,
 ) -> None:
     """Feed aggregator and deduplicator.
 
@@ -96,9 +106,6 @@ def main_options(
 
       aggregator --config /etc/aggregator/feeds.yaml feeds
     """
-    if version:
-        out.print(f"aggregator {__version__}")
-        raise typer.Exit(0)
     state.config = config
     state.verbose = verbose
     logging.basicConfig(

@@ -10,7 +10,7 @@ import hashlib
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from aggregator.models import Entry, ParsedEntry, ParsedFeed
 from aggregator.normalise.text import html_to_text, sanitise_html
@@ -19,10 +19,12 @@ from aggregator.normalise.urls import canonical_url, site_host
 __all__ = [
     "canonical_url",
     "effective_published",
+    "fallback_title",
     "guid_key",
     "html_to_text",
     "normalise_entry",
     "normalise_feed",
+    "plain_title",
     "sanitise_html",
     "site_host",
     "text_fingerprint",
@@ -64,6 +66,35 @@ def text_fingerprint(text: str) -> str:
     return hashlib.sha256(" ".join(folded).encode()).hexdigest()
 
 
+def plain_title(raw: str, is_html: bool) -> str:
+    """A title as plain text, on one line. Markup is reduced to its text (scripts and styles
+    dropped) only when the feed said the title is markup: a plain-text title is kept as written,
+    "<" and "&" included, and escaped again wherever it is published."""
+    return " ".join((html_to_text(raw) if is_html else raw).split())
+
+
+FALLBACK_TITLE = 90  # characters of an untitled entry's text that stand in for its title
+
+
+def fallback_title(text: str, url: str) -> str:
+    """A title for an entry that has none: its text's opening, else its link's last path part.
+
+    "" when the entry has neither (it is stored, but there is nothing to publish of it)."""
+    first = text.split("\n", 1)[0].strip()
+    if first:
+        if len(first) <= FALLBACK_TITLE:
+            return first
+        cut = first[:FALLBACK_TITLE].rsplit(" ", 1)[0].rstrip(" ,;:-")
+        return (cut or first[:FALLBACK_TITLE]) + "…"
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    slug = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
+    slug = re.sub(r"\.(html?|php|aspx?)$", "", slug, flags=re.I)
+    words = " ".join(re.split(r"[-_+]+", slug)).strip()
+    return words[:1].upper() + words[1:] if words and not words.isdigit() else parts.hostname or url
+
+
 def guid_key(guid: str | None, canonical: str, title: str, text: str) -> str:
     """Per-feed identity: the GUID (trimmed), else the canonical link, else a hash of the words."""
     guid = (guid or "").strip()
@@ -87,9 +118,7 @@ def normalise_entry(entry: ParsedEntry, *, feed_url: str, base_url: str, now: da
     content = sanitise_html(entry.content_html, url or base_url)
     summary = sanitise_html(entry.summary_html, url or base_url)
     text = html_to_text(content if len(content) >= len(summary) else summary)
-    # Titles are plain text; markup some feeds put in them is dropped, not kept as "<b>" text.
-    raw_title = html_to_text(entry.title) if "<" in entry.title else entry.title
-    title = " ".join(raw_title.split())
+    title = plain_title(entry.title, entry.title_is_html) or fallback_title(text, url)
     published, fallback = effective_published(entry.published, entry.updated, now)
     return Entry(
         guid_key=guid_key(entry.guid, canon, title, text),

@@ -31,10 +31,8 @@ def parse(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed | Fee
         return parse_json_feed(body, url)
     result, warnings = parse_xml_feed(body, headers, url)
     if result.get("version") or result.get("entries"):
-        feed = to_parsed_feed(result, warnings)
-        if feed.entries or feed.title:
-            return feed
-        raise ParseError(url, f"the {feed.format} feed has no entries and no title")
+        # A feed with no entries is a normal state (a new blog, a quiet search), not an error.
+        return to_parsed_feed(result, warnings)
     if looks_like_html(body, content_type):
         found = discover_feed(body, url)
         if found is not None:

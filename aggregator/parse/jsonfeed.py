@@ -135,8 +135,6 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     language = cut_field(r.text(doc, "language"))
     entries = tuple(_entry(i, language, r) for i in items[:MAX_ENTRIES] if isinstance(i, dict))
     title = cut_title(" ".join((r.text(doc, "title") or "").split()))
-    if not entries and not title:
-        raise ParseError(url, "the JSON Feed has no items and no title")
     return ParsedFeed(
         format=fmt,
         title=title,

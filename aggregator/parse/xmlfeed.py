@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
-from selectolax.lexbor import LexborHTMLParser
 
 from aggregator.errors import ParseError
 from aggregator.models import ParsedEntry, ParsedFeed
@@ -74,21 +73,42 @@ def _when(value: Any) -> datetime | None:
         return None
 
 
-def _text(value: str) -> str:
-    """Plain text of a title that feedparser hands over as HTML (markup and entities resolved)."""
-    if "<" not in value and "&" not in value:
-        return value
-    tree = LexborHTMLParser(f"<div>{value}</div>")
-    node = tree.body or tree.root
-    return node.text() if node else value
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Element names of HTML, for telling escaped markup from text that merely holds "<" (RSS titles
+# carry no type; feedparser's own guess says "text" as soon as it meets a <script>, which would
+# publish the script's source as part of the headline).
+_HTML_ELEMENTS = frozenset(
+    str.split(
+        "a abbr acronym address area article aside audio b big blink blockquote br button caption center "
+        "cite code col colgroup dd del details dfn dialog div dl dt em embed fieldset figcaption figure "
+        "font footer form h1 h2 h3 h4 h5 h6 header hr i iframe img input ins kbd label legend li link main "
+        "mark marquee meta nav noscript object ol option p picture pre q s samp script section select "
+        "small source span strike strong style sub summary sup svg table tbody td template textarea tfoot "
+        "th thead time tr tt u ul var video wbr"
+    )
+)
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)\b[^<>]*>")
+_CLOSE_OR_ENTITY = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>|&#?\w+;")
 
 
-def _title(entry: Any) -> str:
-    detail = entry.get("title_detail") or {}
-    raw = entry.get("title", "") or ""
-    if detail.get("type") in ("text/html", "application/xhtml+xml"):
-        raw = _text(raw)
-    return cut_title(" ".join(raw.split()))
+def _looks_like_markup(text: str) -> bool:
+    """Escaped HTML in a field that declares no type: a closing tag or an entity, and every tag
+    an HTML element ("std::vector<int> explained" is text; "<b>Big</b> news" is markup)."""
+    if "<" not in text or not _CLOSE_OR_ENTITY.search(text):
+        return False
+    names = _TAG.findall(text)
+    return bool(names) and all(n.lower() in _HTML_ELEMENTS for n in names)
+
+
+def _title(element: Any, declared: bool) -> tuple[str, bool]:
+    """A title as the feed gives it (feedparser has resolved the XML escaping once) and whether
+    it is markup. Turning markup into text is ``normalise``'s job, done once: a title that is
+    text must stay that text. ``declared``: the format states the type (Atom), so it is trusted;
+    otherwise (RSS) markup is recognised by its tags."""
+    detail = element.get("title_detail") or {}
+    raw = " ".join((element.get("title", "") or "").split())
+    is_html = detail.get("type") in _HTML_TYPES or (not declared and _looks_like_markup(raw))
+    return cut_title(raw), is_html
 
 
 def _content(entry: Any) -> str:
@@ -106,11 +126,13 @@ def _date(entry: Any, key: str, warnings: list[str]) -> datetime | None:
     return parsed
 
 
-def _entry(e: Any, language: str | None, warnings: list[str]) -> ParsedEntry:
+def _entry(e: Any, language: str | None, declared: bool, warnings: list[str]) -> ParsedEntry:
+    title, title_is_html = _title(e, declared)
     return ParsedEntry(
         guid=cut_field(e.get("id")),
         link=cut_field(e.get("link")),
-        title=_title(e),
+        title=title,
+        title_is_html=title_is_html,
         content_html=cut_html(_content(e)),
         summary_html=cut_html(e.get("summary", "") or ""),
         published=_date(e, "published", warnings) or _date(e, "created", warnings),
@@ -164,10 +186,14 @@ def to_parsed_feed(result: Any, warnings: list[str]) -> ParsedFeed:
     if result.get("bozo") and result.get("bozo_exception") is not None:
         warnings.insert(0, f"salvaged malformed document: {result['bozo_exception']}"[:300])
     entries = result.get("entries", [])[:MAX_ENTRIES]
-    parsed = tuple(_entry(e, language, warnings) for e in entries)
+    version = result.get("version") or "unknown"
+    declared = version.startswith("atom")
+    parsed = tuple(_entry(e, language, declared, warnings) for e in entries)
+    title, title_is_html = _title(feed, declared)
     return ParsedFeed(
-        format=result.get("version") or "unknown",
-        title=_title(feed),
+        format=version,
+        title=title,
+        title_is_html=title_is_html,
         link=cut_field(feed.get("link")),
         language=language,
         entries=parsed,

@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import logging
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +79,22 @@ def session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[Sessi
 
 # --------------------------------------------------------------------------- migrations
 def _script_location() -> str:
-    try:
-        loc = resources.files("aggregator.migrations")
-        if loc.joinpath("env.py").is_file():
-            return str(loc)
-    except ModuleNotFoundError:
-        pass
-    return str(Path(__file__).resolve().parents[2] / "alembic")
+    """Where the migrations are: inside the installed package, else the source tree's alembic/.
+
+    A wheel ships the top-level ``alembic/`` folder as ``aggregator/migrations`` (see
+    pyproject.toml). It is a folder of files, not an importable package (an ``__init__.py``
+    there would make the source tree's ``alembic/`` shadow the Alembic library), so it is found
+    beside this package's files, not through ``importlib.resources``.
+    """
+    installed = Path(__file__).resolve().parents[1] / "migrations"
+    if (installed / "env.py").is_file():
+        return str(installed)
+    source = Path(__file__).resolve().parents[2] / "alembic"
+    if (source / "env.py").is_file():
+        return str(source)
+    raise StoreError(
+        f"the database migrations are missing (looked in {installed} and {source}); reinstall aggregator"
+    )
 
 
 def alembic_config(engine: Engine) -> Any:

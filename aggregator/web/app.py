@@ -8,6 +8,7 @@ when the client asks for it, and Cache-Control tells readers when to come back.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import time
@@ -90,7 +91,7 @@ def _render_feed(state: WebState, name: str, fmt: str) -> Rendered | None:
     meta, stories = output_stories(settings, state.database, output, output.limit)
     base = settings.server.base_url
     if base:
-        meta = type(meta)(**{**meta.__dict__, "self_url": f"{base.rstrip('/')}/feeds/{name}.{fmt}"})
+        meta = dataclasses.replace(meta, self_url=f"{base.rstrip('/')}/feeds/{name}.{fmt}")
     body = render(fmt, meta, stories)
     rendered = Rendered(key, body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', meta.updated)
     state.cache[(name, fmt)] = rendered
