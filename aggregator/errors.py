@@ -7,7 +7,8 @@
      │    │    ├── FetchTimeout
      │    │    └── HTTPStatusError(status, retry_after)
      │    └── ParseError        the body is not a feed we can read (or it attacked the parser)
-     ├── StoreError             the database failed or is unreachable
+     ├── StoreError             the database failed
+     │    └── DatabaseUnavailable  it is unreachable, restarting or busy for now: retry later
      └── PublishError           a combined feed could not be rendered or written
 
 Foreign exceptions (aiohttp, SQLAlchemy, feedparser, lxml) never leave their package: they are
@@ -80,7 +81,14 @@ class ParseError(FeedError):
 
 
 class StoreError(AggregatorError):
-    """The database failed (unreachable, locked, migration problem)."""
+    """The database failed (a migration problem, a constraint, a bug)."""
+
+
+class DatabaseUnavailable(StoreError):
+    """The database cannot be reached, restarted, or kept a lock too long: it may work later.
+
+    Whoever holds work for it (a fetched feed run) keeps the work and retries; nothing is lost.
+    """
 
 
 class PublishError(AggregatorError):

@@ -103,6 +103,50 @@ class Entry:
     language: str | None
     content_hash: str  # hash of title + content + summary as stored: detects edits
     text_hash: str  # hash of normalised text: identical-text identity key ("" when text too short)
+    raw_hash: str = ""  # hash of the entry as parsed: an unchanged entry is skipped next time
+    credits: tuple[str, ...] = ()  # sources the text names as its origin ("Sumber: x"), lower-case
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A fetched document made ready to store: what a parser process hands back.
+
+    ``entries`` are the new and changed ones only: an entry whose ``raw_hash`` the store already
+    had is left out before normalising (``unchanged`` counts them)."""
+
+    feed: ParsedFeed  # the document's own fields; its ``entries`` are dropped (see above)
+    title: str  # the feed's title as plain text
+    entries: tuple[Entry, ...]
+    unchanged: int = 0
+
+    @property
+    def seen(self) -> int:
+        return len(self.entries) + self.unchanged
+
+
+class MatchKind(StrEnum):
+    """How an entry joined its story (stored with the membership, shown by ``explain``)."""
+
+    FIRST = "first"  # it started the story
+    GUID = "guid"  # the same URI GUID as a member
+    URL = "url"  # the same canonical URL
+    TEXT = "text"  # the same normalised text
+    COPY = "similar:copy"  # most word sequences shared: a verbatim or lightly edited copy
+    REWORDED = "similar:reworded"  # most words shared, few sequences: a rewrite, a spun copy
+    EXCERPT = "similar:excerpt"  # a short text found in the opening of a member
+    HEADLINE = "similar:headline"  # a headline-only entry carrying a member's headline
+
+    @property
+    def identity(self) -> bool:
+        return self in (MatchKind.GUID, MatchKind.URL, MatchKind.TEXT)
+
+    @classmethod
+    def of(cls, value: str) -> MatchKind | None:
+        """The kind stored as ``value`` (None for a value this version does not know)."""
+        try:
+            return cls(value)
+        except ValueError:
+            return None
 
 
 # --------------------------------------------------------------------------- runs
@@ -114,6 +158,7 @@ class RunStatus(StrEnum):
     ERROR = "error"
     GONE = "gone"  # 410: polling stopped
     DEFERRED = "deferred"  # not asked: the server's Retry-After has not passed yet
+    BUSY = "busy"  # not asked: another process is fetching it right now (it holds the lease)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +216,7 @@ class StoryView:
     members: tuple[MemberView, ...]  # representative first, then by published time
     sources: tuple[str, ...] = field(default=())  # distinct feed titles, representative's first
     language: str | None = None  # representative's language, when the feed or entry states it
+    text: str = ""  # the opening of the representative's text, plain (a snippet for pages)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ import os
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-from aggregator.store.schema import Base
+from aggregator.store.schema import metadata
 from alembic import context
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _migrate(connection: Connection) -> None:

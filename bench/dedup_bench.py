@@ -34,12 +34,13 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aggregator.dedup import DedupDoc, DedupSettings, Engine, Signature
+from aggregator.dedup import DedupDoc, DedupSettings, Engine, Indexed, Signature
 from aggregator.normalise import html_to_text
 
 T0 = datetime(2024, 8, 12, tzinfo=UTC)
@@ -115,25 +116,34 @@ def make_docs(source: Words | Sentences, n: int, start: int, rng: random.Random)
 
 
 def ingest(
-    engine: Engine, docs: list[DedupDoc], store: dict[int, DedupDoc], stages: list[float], per_run: int
+    engine: Engine,
+    docs: list[DedupDoc],
+    store: dict[int, DedupDoc],
+    story_of: dict[int, int],
+    stages: list[float],
+    per_run: int,
 ) -> None:
-    """Place ``docs`` as feed runs of ``per_run`` new entries: prepare the run, then place each."""
+    """Place ``docs`` as feed runs of ``per_run`` new entries, as the pipeline does: prepare the
+    run, supply the texts it needs (from ``store``, standing in for the database), decide and
+    place each entry, commit."""
     clock = time.perf_counter
     for at in range(0, len(docs), per_run):
         run = docs[at : at + per_run]
         store.update((d.entry_id, d) for d in run)
         t0 = clock()
-        preps = engine.prepare(run)
+        prepared = engine.prepare(run)
         t1 = clock()
-        for doc, prep in zip(run, preps, strict=True):
-            t2 = clock()
-            decision = engine.assign(doc, prep)
-            t3 = clock()
-            story = decision.story_id if decision.story_id is not None else doc.entry_id
-            engine.add(doc.entry_id, story, doc.time, prep.signature)
-            stages[1] += t3 - t2
-            stages[2] += clock() - t3
+        placing = prepared.supply(replace(store[i], story_id=story_of.get(i)) for i in prepared.needs)
+        for slot in placing:
+            decision = slot.decide()
+            story = decision.story_id if decision.story_id is not None else slot.doc.entry_id
+            slot.place(story)
+            story_of[slot.doc.entry_id] = story
+        t3 = clock()
+        placing.commit()
         stages[0] += t1 - t0
+        stages[1] += t3 - t1
+        stages[2] += clock() - t3
 
 
 def resident_mb() -> float:
@@ -150,11 +160,12 @@ def run(
     source: Words | Sentences, size: int, batches: int, batch: int, per_run: int, rng: random.Random
 ) -> dict[str, object]:
     store: dict[int, DedupDoc] = {}
+    story_of: dict[int, int] = {}
     settings = DedupSettings(window=timedelta(days=7))
-    engine = Engine(settings, lambda ids: [store[i] for i in ids if i in store])
+    engine = Engine(settings)
     docs = make_docs(source, size, 0, rng)
     t = time.perf_counter()
-    ingest(engine, docs, store, [0.0, 0.0, 0.0], per_run)
+    ingest(engine, docs, store, story_of, [0.0, 0.0, 0.0], per_run)
     fill_rate = size / (time.perf_counter() - t)
     rates, cpu_rates, shares = [], [], []
     for r in range(batches):
@@ -162,7 +173,7 @@ def run(
         stages = [0.0, 0.0, 0.0]
         engine.stats.clear()
         t, cpu = time.perf_counter(), time.process_time()
-        ingest(engine, more, store, stages, per_run)
+        ingest(engine, more, store, story_of, stages, per_run)
         rates.append(len(more) / (time.perf_counter() - t))
         cpu_rates.append(len(more) / (time.process_time() - cpu))
         shares.append(stages)
@@ -170,16 +181,16 @@ def run(
     # What a restarting daemon does: rebuild from stored signature bytes. The memory it takes
     # is the index's resident memory (arrays and Python maps, no feature cache).
     stored = [
-        (eid, eid, store[eid].time, sig.to_bytes())
-        for eid in sorted(engine._row_of)
+        (eid, sid, store[eid].time, sig.to_bytes())
+        for eid, sid in sorted(story_of.items())
         if (sig := engine.signature_of(eid)) is not None
     ]
     live = engine.memory()
     del engine
     before = resident_mb()
-    fresh = Engine(settings, lambda ids: [store[i] for i in ids if i in store])
+    fresh = Engine(settings)
     t = time.perf_counter()
-    fresh.add_many([(eid, sid, when, Signature.from_bytes(data)) for eid, sid, when, data in stored])
+    fresh.add_many([Indexed(eid, sid, when, Signature.from_bytes(data)) for eid, sid, when, data in stored])
     rebuild = time.perf_counter() - t
     resident = (resident_mb() - before) * 2**20 / len(fresh)
     parts = fresh.memory()
@@ -193,7 +204,7 @@ def run(
         "entries_per_s_runs": [round(x, 1) for x in rates],
         "entries_per_cpu_s_median": round(statistics.median(cpu_rates), 1),
         "entries_per_s_filling": round(fill_rate, 1),
-        "ms_per_entry_prepare_assign_add": stage_ms,
+        "ms_per_entry_prepare_place_commit": stage_ms,
         "per_new_entry": stats,
         "index_bytes_per_entry": {
             "band_keys": round(parts["bands"] / n, 1),

@@ -3,7 +3,7 @@
     python bench/startup_bench.py [N]      (default 100000)
 
 Builds a throw-away SQLite database with N entries, stories, memberships and signatures, then
-times ``StoreMatcher.load`` (what `aggregator run` and every `poll` do at start).
+times ``ClusterState.warm`` (what a process does before its first run that has new entries).
 """
 
 from __future__ import annotations
@@ -19,19 +19,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from aggregator.cluster.state import ClusterState
 from aggregator.dedup import ALGO_VERSION, DedupSettings, Signature
-from aggregator.dedup_matcher import StoreMatcher
-from aggregator.store import db
+from aggregator.store import Database
 
 NOW = "2024-08-12 00:00:00"
 FEED = (
     "INSERT INTO feeds (id, config_url, url, name, title, priority, enabled, in_config, error_count,"
-    " gone, boilerplate_docs, created_at) VALUES (1, 'u', 'u', 'n', 't', 0, 1, 1, 0, 0, 0, ?)"
+    " gone, boilerplate_docs, boilerplate_seq, created_at)"
+    " VALUES (1, 'u', 'u', 'n', 't', 0, 1, 1, 0, 0, 0, 0, ?)"
 )
 ENTRY = (
     "INSERT INTO entries (id, feed_id, guid_key, guid_hash, url, canonical_url, title, content_html,"
     " summary_html, text, published_at, published_is_fallback, first_seen_at, last_seen_at,"
-    " changed_at, content_hash, text_hash) VALUES (?, 1, ?, ?, '', '', '', '', '', '', ?, 0, ?, ?, ?, '', '')"
+    " changed_at, content_hash, text_hash, credits)"
+    " VALUES (?, 1, ?, ?, '', '', '', '', '', '', ?, 0, ?, ?, ?, '', '', '')"
 )
 STORY = (
     "INSERT INTO stories (id, key, representative_id, published_at, created_at, updated_at, member_count)"
@@ -46,9 +48,9 @@ SIGNATURE = (
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     path = os.path.join(tempfile.mkdtemp(prefix="startup."), "agg.db")
-    engine = db.open_engine(f"sqlite:///{path}")
-    db.ensure_schema(engine)
-    engine.dispose()
+    database = Database(f"sqlite:///{path}")
+    database.ensure_schema()
+    database.close()
     rng = np.random.default_rng(1)
     ids = range(1, n + 1)
     sigs = [
@@ -68,15 +70,14 @@ def main() -> None:
     con.executemany(SIGNATURE, [(i, ALGO_VERSION, s, NOW) for i, s in zip(ids, sigs, strict=True)])
     con.commit()
     con.close()
-    engine = db.open_engine(f"sqlite:///{path}")
-    matcher = StoreMatcher(DedupSettings())
+    database = Database(f"sqlite:///{path}")
+    state = ClusterState(DedupSettings())
     started = time.perf_counter()
-    with db.session_factory(engine, write=False)() as session:
-        loaded = matcher.load(session)
+    state.warm(database)
     elapsed = time.perf_counter() - started
-    assert not matcher.resigned, "the stored signatures should be current"
-    print(f"loaded {loaded} signatures from SQLite into a ready index in {elapsed:.2f} s")
-    engine.dispose()
+    assert state.engine is not None
+    print(f"loaded {len(state.engine)} signatures from SQLite into a ready index in {elapsed:.2f} s")
+    database.close()
 
 
 if __name__ == "__main__":

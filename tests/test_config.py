@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import load_config, parse_duration, parse_size, resolve_config_path
+from aggregator.config.settings import load_config, parse_duration, parse_size, resolve_config_path
 from aggregator.errors import ConfigError
 from tests.conftest import DATA
 

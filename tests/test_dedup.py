@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,12 +18,21 @@ import pytest
 import xxhash
 from datasketch import MinHash
 
-from aggregator.dedup import DedupDoc, DedupSettings, Engine, MemberInfo, Signature, elect_representative
+from aggregator.dedup import (
+    DedupDoc,
+    DedupSettings,
+    Engine,
+    Indexed,
+    MemberInfo,
+    Signature,
+    elect_representative,
+)
 from aggregator.dedup.boilerplate import MIN_DOCS, Boilerplate
 from aggregator.dedup.index import MAX_BUCKET, BandIndex
 from aggregator.dedup.signature import ALGO_VERSION, sign_many
 from aggregator.dedup.text import SignTokens, clean, dateline_day, features, fold, sign_tokens
 from aggregator.dedup.verify import verify
+from aggregator.models import MatchKind
 from aggregator.normalise import html_to_text
 from aggregator.normalise.urls import is_variant_url
 from tests.conftest import DATA
@@ -51,19 +61,39 @@ def cluster_of(doc: DedupDoc) -> str:
     return by_title_time[(doc.title, doc.time)]
 
 
+class Store:
+    """What the engine's caller does around it: it keeps the documents and their stories,
+    hands the engine the texts a batch needs, and commits each batch."""
+
+    def __init__(self, docs: dict[int, DedupDoc]) -> None:
+        self.docs = docs
+        self.story: dict[int, int] = {}
+
+    def texts(self, ids: list[int]) -> list[DedupDoc]:
+        return [replace(self.docs[i], story_id=self.story.get(i)) for i in ids if i in self.docs]
+
+
 def place(engine: Engine, batch: list[DedupDoc]) -> dict[int, int]:
-    """Prepare ``batch`` together, place each entry; returns entry id -> story id."""
+    """One feed run: prepare ``batch``, supply its texts, decide and place each entry in order,
+    commit (a new story's id is its founder's entry id); returns entry id -> story id."""
+    store: Store = engine.store  # type: ignore[attr-defined]
+    prepared = engine.prepare(batch)
+    placing = prepared.supply(store.texts(prepared.needs))
     stories = {}
-    for doc, prep in zip(batch, engine.prepare(batch), strict=True):
-        decision = engine.assign(doc, prep)
-        story = decision.story_id if decision.story_id is not None else doc.entry_id
-        engine.add(doc.entry_id, story, doc.time, prep.signature)
-        stories[doc.entry_id] = story
+    for slot in placing:
+        decision = slot.decide()
+        story = decision.story_id if decision.story_id is not None else slot.doc.entry_id
+        slot.place(story)
+        stories[slot.doc.entry_id] = story
+    placing.commit()
+    store.story.update(stories)
     return stories
 
 
 def new_engine(store: dict[int, DedupDoc], **settings: Any) -> Engine:
-    return Engine(DedupSettings(**settings), lambda ids: [store[i] for i in ids if i in store])
+    engine = Engine(DedupSettings(**settings))
+    engine.store = Store(store)  # type: ignore[attr-defined]
+    return engine
 
 
 def partition(stories: dict[int, int]) -> set[frozenset[int]]:
@@ -176,7 +206,8 @@ def test_restart_from_stored_signatures_places_the_same() -> None:
     stories = place(live, first)
     restarted = new_engine(store)
     stored = [(d.entry_id, stories[d.entry_id], d.time, live.signature_of(d.entry_id)) for d in first]
-    restarted.add_many([(e, s, t, Signature.from_bytes(sig.to_bytes())) for e, s, t, sig in stored if sig])
+    restarted.add_many([Indexed(e, s, t, Signature.from_bytes(g.to_bytes())) for e, s, t, g in stored if g])
+    restarted.store.story.update(stories)  # type: ignore[attr-defined]
     assert place(live, second) == place(restarted, second)
 
 
@@ -317,9 +348,11 @@ def test_switching_off_reworded_matches() -> None:
     for settings in ({}, {"reworded": False}):
         engine = new_engine(store, **settings)
         place(engine, [original])
-        (prep,) = engine.prepare([spun])
-        decisions.append(engine.assign(spun, prep))
-    assert decisions[0].story_id == original.entry_id and decisions[0].match == "similar:reworded"
+        prepared = engine.prepare([spun])
+        (slot,) = prepared.supply(engine.store.texts(prepared.needs))  # type: ignore[attr-defined]
+        decisions.append(slot.decide())
+        slot.place(99)
+    assert decisions[0].story_id == original.entry_id and decisions[0].kind is MatchKind.REWORDED
     assert decisions[1].story_id is None
     policy = DedupSettings(excerpts=False)
     assert policy.allows("copy") and policy.allows("reworded") and not policy.allows("excerpt")
@@ -329,8 +362,10 @@ def test_an_empty_batch_and_a_batch_never_placed_change_nothing() -> None:
     batch = docs()
     store = {d.entry_id: d for d in batch}
     engine = new_engine(store)
-    assert engine.prepare([]) == []
+    empty = engine.prepare([])
+    assert empty.needs == [] and list(empty.supply([])) == []
     engine.prepare(batch[:3])  # a run that failed before placing anything
     stories = place(engine, batch)
+    assert len(engine) == len(batch)
     truth = {cluster_of(d) for d in batch}
     assert len(partition(stories)) == len(truth)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from aggregator.commands import app
-from aggregator.store import db
+from aggregator.store import Database
 from aggregator.store.integrity import problems
 from tests.httpserver import LocalServer
 from tests.synthetic import feed_bytes
@@ -41,14 +41,13 @@ def has_schema(db_path: Path) -> bool:
 
 
 def check(db_path: Path) -> tuple[int, list[str]]:
-    engine = db.open_engine(f"sqlite:///{db_path}")
+    database = Database(f"sqlite:///{db_path}")
     try:
-        with db.session_factory(engine)() as session:
-            found = problems(session)
-        with engine.connect() as conn:
-            n = conn.exec_driver_sql("SELECT count(*) FROM entries").scalar_one()
+        with database.reading() as tx:
+            found = problems(tx)
+            n = tx.exec_driver_sql("SELECT count(*) FROM entries").scalar_one()
     finally:
-        engine.dispose()
+        database.close()
     return int(n), found
 
 

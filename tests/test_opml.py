@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from aggregator.commands import app
-from aggregator.opml import read_opml
+from aggregator.config.opml import read_opml
 from tests.conftest import DATA
 
 runner = CliRunner()

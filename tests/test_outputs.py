@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aggregator.models import StoryView
-from aggregator.outputs import keep_story
+from aggregator.publish.filters import keep_story
 
 T = datetime(2024, 8, 12, tzinfo=UTC)
 

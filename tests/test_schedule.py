@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aggregator.schedule import (
+from aggregator.pipeline.schedule import (
     Observation,
     Policy,
     adapted_interval,
@@ -38,7 +38,7 @@ def test_posting_interval_is_the_median_gap() -> None:
     ],
 )
 def test_interval_adapts_to_posting_rate_within_bounds(gap: float, expected: timedelta) -> None:
-    assert adapted_interval(POLICY, every(gap)) == expected
+    assert adapted_interval(POLICY, posting_interval(every(gap))) == expected
 
 
 def test_short_explicit_interval_is_kept() -> None:
@@ -52,7 +52,7 @@ def test_short_explicit_interval_is_kept() -> None:
 def test_never_faster_than_half_the_interval_even_with_jitter() -> None:
     rng = random.Random(7)
     for _ in range(200):
-        when = next_check(NOW, POLICY, Observation(ok=True, recent_published=every(1)), rng)
+        when = next_check(NOW, POLICY, Observation(ok=True, posting=posting_interval(every(1))), rng)
         assert when is not None and when - NOW >= timedelta(minutes=15)
 
 

@@ -1,12 +1,13 @@
-"""``aggregator db upgrade``: apply database migrations."""
+"""``aggregator db upgrade`` and ``aggregator db check``; ``aggregator dedup rebuild``."""
 
 from __future__ import annotations
 
+import sys
+import time
+
 import typer
 
-from aggregator.commands.base import EXIT_DATABASE, db_app, err, load_settings, out, user_errors
-from aggregator.store import db
-from aggregator.store.integrity import problems
+from aggregator.commands.base import EXIT_DATABASE, db_app, dedup_app, load_settings, say, user_errors, warn
 
 
 @db_app.command("upgrade")
@@ -17,17 +18,20 @@ def upgrade() -> None:
 
       aggregator db upgrade
     """
+    from aggregator.store import migrate
+    from aggregator.wiring import open_database
+
     with user_errors():
         settings = load_settings()
-        engine = db.open_engine(settings.database_url)
+        database = open_database(settings, migrate=False)
         try:
-            before, after = db.upgrade(engine)
+            before, after = migrate.upgrade(database.engine)
         finally:
-            engine.dispose()
+            database.close()
     if before == after:
-        out.print(f"database already at {after}", markup=False)
+        say(f"database already at {after}")
     else:
-        out.print(f"database migrated from {before or 'empty'} to {after}", markup=False)
+        say(f"database migrated from {before or 'empty'} to {after}")
 
 
 @db_app.command("check")
@@ -40,17 +44,71 @@ def check() -> None:
 
       aggregator db check
     """
+    from aggregator.store.integrity import problems
+    from aggregator.wiring import open_database
+
     with user_errors():
         settings = load_settings()
-        engine = db.open_engine(settings.database_url)
+        database = open_database(settings)
         try:
-            db.ensure_schema(engine)
-            with db.session_factory(engine, write=False)() as session:
-                found = problems(session)
+            with database.reading() as tx:
+                found = problems(tx)
         finally:
-            engine.dispose()
+            database.close()
     for p in found:
-        err.print(p, markup=False)
+        warn(p)
     if found:
         raise typer.Exit(EXIT_DATABASE)
-    out.print("database is consistent", markup=False)
+    say("database is consistent")
+
+
+class _Progress:
+    """A progress line on a terminal (rewritten in place), else a line every few seconds."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.last < (0.2 if self.tty else 5.0):
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-6)
+        text = f"{phase}: {done:,} of {total:,} entries ({rate:,.0f}/s)"
+        if self.tty:
+            sys.stderr.write("\r" + text + ("\n" if done >= total else ""))
+            sys.stderr.flush()
+        else:
+            warn(text)
+        if done >= total:
+            self.started = now
+
+
+@dedup_app.command("rebuild")
+def rebuild() -> None:
+    """Re-sign and re-cluster every stored entry (after a settings or version change).
+
+    Deterministic: entries are replayed in order of publication, so the same database and
+    settings always give the same stories. A story founded by the same entry as before keeps
+    its id (so /story/ID links survive where stories do not change). Works in batches, one
+    transaction each: an interrupted rebuild leaves consistent stories; run it again.
+
+    Example:
+
+      aggregator dedup rebuild
+    """
+    from aggregator.clock import utcnow
+    from aggregator.cluster.rebuild import rebuild as rebuild_all
+    from aggregator.wiring import dedup_settings, open_database
+
+    with user_errors():
+        settings = load_settings()
+        database = open_database(settings)
+        started = time.monotonic()
+        try:
+            n, stories_n = rebuild_all(database, dedup_settings(settings), utcnow(), _Progress())
+        finally:
+            database.close()
+    seconds = time.monotonic() - started
+    say(f"re-clustered {n} entries into {stories_n} stories in {seconds:.1f} s")

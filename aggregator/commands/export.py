@@ -9,10 +9,7 @@ from typing import Annotated
 
 import typer
 
-from aggregator.app import open_database, output_stories
-from aggregator.commands.base import EXIT_CONFIG, app, err, load_settings, user_errors
-from aggregator.publish import render
-from aggregator.publish.files import write_atomic
+from aggregator.commands.base import EXIT_OUTPUT, app, fail, load_settings, pick_output, user_errors, warn
 
 
 class Format(StrEnum):
@@ -49,22 +46,32 @@ def export(
 
       aggregator export --format rss --output-name indonesia
     """
+    from aggregator.files import write_atomic
+    from aggregator.publish import render
+    from aggregator.publish.select import Query, output_meta, select_stories
+    from aggregator.store import entries as entry_repo
+    from aggregator.wiring import open_database
+
     with user_errors():
         settings = load_settings()
-        chosen = {o.name: o for o in settings.outputs}.get(output_name)
-        if chosen is None:
-            names = ", ".join(o.name for o in settings.outputs)
-            err.print(
-                f"no output named {output_name!r} in {settings.config_path}; outputs: {names}", markup=False
-            )
-            raise typer.Exit(EXIT_CONFIG)
+        chosen = pick_output(settings, output_name)
         n = chosen.limit if limit is None else (None if limit == 0 else limit)
-        with open_database(settings) as database:
-            meta, stories = output_stories(settings, database, chosen, n)
-        data = render(fmt.value, meta, stories)
-        if output is None:
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            write_atomic(output, data)
-            err.print(f"wrote {len(stories)} stories to {output}", markup=False)
+        database = open_database(settings)
+        try:
+            with database.reading() as tx:
+                stories = select_stories(tx, settings, chosen, Query(limit=n))
+                empty = not stories and entry_repo.count(tx) == 0
+        finally:
+            database.close()
+        data = render(fmt.value, output_meta(settings, chosen, stories, fmt.value), stories)
+    if empty:
+        warn("no stories yet: run `aggregator poll` first (an empty feed is written meanwhile)")
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        write_atomic(output, data)
+    except OSError as exc:
+        fail(EXIT_OUTPUT, f"output error: {exc.strerror or exc}")
+    warn(f"wrote {len(stories)} stories to {output}")

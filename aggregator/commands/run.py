@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 
 from aggregator.commands.base import app, state, user_errors
-from aggregator.config import resolve_config_path
-from aggregator.logs import setup as setup_logging
 
 Host = Annotated[str | None, typer.Option("--host", help="Address to listen on (default: server.host).")]
 Port = Annotated[int | None, typer.Option("--port", help="Port to listen on (default: server.port, 8080).")]
@@ -20,19 +18,16 @@ LogFormat = Annotated[
 
 
 def _start(poll: bool, serve: bool, host: str | None, port: int | None, log_format: str) -> None:
-    from aggregator.daemon import run_daemon
+    from aggregator.config import resolve_config_path
+    from aggregator.daemon import Roles, run_service
+    from aggregator.logs import setup as setup_logging
 
     if log_format not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--log-format")
     setup_logging(log_format, logging.DEBUG if state.verbose > 1 else logging.INFO)
     with user_errors():
-        code = run_daemon(
-            resolve_config_path(state.config, os.environ),
-            os.environ,
-            poll=poll,
-            serve=serve,
-            host=host,
-            port=port,
+        code = run_service(
+            resolve_config_path(state.config, os.environ), os.environ, Roles(poll, serve, host, port)
         )
     raise typer.Exit(code)
 
@@ -42,7 +37,7 @@ def run(
     host: Host = None,
     port: Port = None,
     no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="Poll only; do not start the web server.")
+        bool, typer.Option("--no-serve", help="Poll only (a worker); do not start the web server.")
     ] = False,
     log_format: LogFormat = "text",
 ) -> None:
@@ -50,7 +45,8 @@ def run(
 
     Readers subscribe to http://HOST:PORT/feeds/all.atom (or .rss, .json; one per output).
     feeds.yaml is re-read on SIGHUP and when the file changes; SIGTERM or Ctrl-C stops cleanly.
-    Several `run` processes may share one PostgreSQL database: each feed is polled by one of them.
+    Several `run` processes may share one PostgreSQL database: each feed is fetched by one of
+    them at a time, and they form one set of stories.
 
     Examples:
 

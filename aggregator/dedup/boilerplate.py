@@ -60,8 +60,24 @@ class Boilerplate:
         frequent.update(k for k in delta if counts[k] >= MIN_DOCS)
         return dict(delta)
 
+    def revert(self, feed_id: int, delta: Mapping[int, int], docs: int) -> None:
+        """Undo an ``observe`` whose entries were never stored (their transaction failed)."""
+        counts = self._counts.get(feed_id)
+        if counts is None:
+            return
+        counts.subtract(delta)
+        for k in delta:
+            if counts[k] <= 0:
+                del counts[k]
+        self._docs[feed_id] = max(0, self._docs[feed_id] - docs)
+        self._frequent[feed_id] = {k for k, n in counts.items() if n >= MIN_DOCS}
+
     def docs(self, feed_id: int) -> int:
         return self._docs[feed_id]
+
+    def snapshot(self) -> dict[int, dict[int, int]]:
+        """Every feed's line counts (for the store, after learning from scratch)."""
+        return {f: dict(c) for f, c in self._counts.items()}
 
     def is_boilerplate(self, feed_id: int, line: str) -> bool:
         frequent = self._frequent.get(feed_id)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xxhash
-from datasketch import MinHash
 
 from aggregator.dedup.text import SignTokens
 
@@ -80,11 +80,28 @@ class Signature:
     def compatible(self) -> bool:
         return (self.algo_version, self.num_perm, self.seed) == (ALGO_VERSION, NUM_PERM, SEED)
 
+    def minhashes(self) -> tuple[Any, Any]:
+        """The full text's and the lead's signatures as datasketch ``LeanMinHash`` objects (for
+        working with stored signatures in other tools)."""
+        from datasketch import LeanMinHash
 
-# datasketch's permutations for our parameters: (a, b) of a_k * h + b_k mod 2^32, a_k odd.
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=_hash, scheme=SCHEME).permutations
-_A = _PERMUTATIONS[0].astype(np.uint32)
-_B = _PERMUTATIONS[1].astype(np.uint32)
+        full, lead = (
+            LeanMinHash(seed=self.seed, hashvalues=v, scheme=SCHEME) for v in (self.full, self.lead)
+        )
+        return full, lead
+
+
+def affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 permutations (a_k, b_k) of a_k * h + b_k mod 2^32, a_k odd, drawn
+    the way ``MinHash._init_permutations`` draws them. Importing datasketch pulls in SciPy (half
+    a second, paid by every command); a test holds these equal to datasketch's own."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_A, _B = affine32_permutations(NUM_PERM, SEED)
 
 
 def _premix(h: np.ndarray) -> np.ndarray:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aggregator.normalise.credits import ATTRIBUTION, BARE_DOMAIN
+
 # Lines that are navigation or furniture, not article text (matched on the casefolded line).
 FURNITURE = re.compile(
     r"^\W*(?:"
@@ -31,19 +33,8 @@ FURNITURE = re.compile(
     r")",
     re.IGNORECASE,
 )
-# Attribution lines: "Sumber: x", "Source: Reuters", "This article originally appeared on x".
-ATTRIBUTION = re.compile(
-    r"^\W*(?:sumber|source|sources|via|credit|kredit|dikutip dari|disadur dari|"
-    r"(?:this|the) (?:article|story|post) (?:was )?(?:first |originally )?"
-    r"(?:appeared|published|ran)(?: on| in| at)?|"
-    r"originally (?:appeared|published)(?: on| in| at)?|"
-    r"artikel ini (?:telah )?(?:tayang|terbit|dimuat) (?:di|pada)|"
-    r"(?:first )?published (?:on|by|in))\s*:?\s*(?P<src>.{2,120}?)\W*$",
-    re.IGNORECASE,
-)
 # Editor initials and similar sign-offs: "(rea/rir)", "(ant/ab)", "(AP)".
 SIGN_OFF = re.compile(r"^\(?[a-z]{1,5}(?:/[a-z]{1,5})+\)?\.?$|^\([A-Za-z]{1,12}\)$", re.IGNORECASE)
-BARE_DOMAIN = re.compile(r"^\W*([a-z0-9-]+(?:\.[a-z0-9-]+)+)\W*$", re.IGNORECASE)
 # One pass per line instead of four: any of the above means the line is not article text.
 _DROP = re.compile(
     "|".join(f"(?:{p.pattern})" for p in (FURNITURE, ATTRIBUTION, SIGN_OFF, BARE_DOMAIN)).replace(
@@ -56,7 +47,6 @@ DATELINE = re.compile(
     r"^[A-Z][\w'.]*(?:[ -][A-Z][\w'.]*){0,3}\s*(?:,\s*[^-–—,.]{1,40}?)?\s*(?:\([^)]{1,40}\))?"
     r"\s*(?:[-–—]{1,2}|:)\s+",
 )
-_DOMAIN_IN = re.compile(r"\b([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})\b", re.IGNORECASE)
 # Figures as written: "2,556.32", "4.9", "1986" (separators kept while matching, so 48.31 is
 # one figure, not "48" and "31"; then folded to digits, so 2.556,32 and 2,556.32 agree).
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
@@ -132,23 +122,6 @@ def fold(text: str) -> str:
     if not text.isascii():  # (a regex finds the few such characters; str.translate is slower)
         text = _MASKED.sub(lambda m: _UNMASK[m.group()], text)
     return unicodedata.normalize("NFKC", text).casefold()
-
-
-def attributions(text: str) -> tuple[str, ...]:
-    """Sources a copy names in an attribution line (domains or outlet names), lower-case."""
-    found: list[str] = []
-    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-    for i, line in enumerate(lines):
-        m = ATTRIBUTION.match(line)
-        if m:
-            found.append(m.group("src").strip().lower())
-        elif i >= len(lines) - 2 and (bare := BARE_DOMAIN.match(line)):
-            found.append(bare.group(1).lower())
-    out: list[str] = []
-    for src in found:
-        domains = _DOMAIN_IN.findall(src)
-        out.extend(d.lower() for d in domains) if domains else out.append(src)
-    return tuple(dict.fromkeys(out))
 
 
 def strip_furniture(lines: Sequence[str], is_learned: Callable[[str], bool]) -> tuple[list[str], str]:

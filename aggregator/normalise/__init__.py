@@ -13,11 +13,13 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urljoin, urlsplit
 
 from aggregator.models import Entry, ParsedEntry, ParsedFeed
+from aggregator.normalise.credits import credits
 from aggregator.normalise.text import html_to_text, sanitise_html
 from aggregator.normalise.urls import canonical_url, site_host
 
 __all__ = [
     "canonical_url",
+    "credits",
     "effective_published",
     "fallback_title",
     "guid_key",
@@ -25,6 +27,7 @@ __all__ = [
     "normalise_entry",
     "normalise_feed",
     "plain_title",
+    "raw_hash",
     "sanitise_html",
     "site_host",
     "text_fingerprint",
@@ -112,6 +115,26 @@ def _absolute(link: str | None, base_url: str) -> str:
     return url if urlsplit(url).scheme in ("http", "https") else ""
 
 
+def raw_hash(entry: ParsedEntry) -> str:
+    """A hash of the entry exactly as parsed: equal hashes need no normalising again."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in (
+        entry.guid or "",
+        entry.link or "",
+        entry.title,
+        "h" if entry.title_is_html else "t",
+        entry.content_html,
+        entry.summary_html,
+        entry.published.isoformat() if entry.published else "",
+        entry.updated.isoformat() if entry.updated else "",
+        entry.author or "",
+        entry.language or "",
+    ):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
 def normalise_entry(entry: ParsedEntry, *, feed_url: str, base_url: str, now: datetime) -> Entry:
     url = _absolute(entry.link, base_url)
     canon = canonical_url(url)
@@ -135,14 +158,22 @@ def normalise_entry(entry: ParsedEntry, *, feed_url: str, base_url: str, now: da
         language=entry.language,
         content_hash=hashlib.sha256(f"{title}\0{content}\0{summary}".encode()).hexdigest(),
         text_hash=text_fingerprint(text),
+        raw_hash=raw_hash(entry),
+        credits=credits(text),
     )
 
 
-def normalise_feed(feed: ParsedFeed, *, feed_url: str, base_url: str, now: datetime) -> list[Entry]:
-    """All entries of a document; a GUID key repeated within one document keeps its first entry."""
+def normalise_feed(
+    feed: ParsedFeed, *, feed_url: str, base_url: str, now: datetime, known: frozenset[str] = frozenset()
+) -> list[Entry]:
+    """The entries of a document but those whose ``raw_hash`` is in ``known`` (stored as they
+    are: sanitising them again would change nothing); a GUID key repeated within one document
+    keeps its first entry."""
     seen: set[str] = set()
     out: list[Entry] = []
     for parsed in feed.entries:
+        if known and raw_hash(parsed) in known:
+            continue
         entry = normalise_entry(parsed, feed_url=feed_url, base_url=base_url, now=now)
         if entry.guid_key in seen:
             continue

@@ -1,67 +1,192 @@
-"""Database engine, sessions and migrations.
+"""Opening the database, transactions, and the translation of driver errors.
 
-SQLite is the embedded default (WAL, a busy timeout, foreign keys on); PostgreSQL (psycopg 3) is
-for several processes or machines. Migrations are applied programmatically, under a lock, so two
-processes starting on an empty database do not both create it.
+SQLite is the embedded default (WAL, a busy timeout, foreign keys on, write transactions
+``BEGIN IMMEDIATE``); PostgreSQL (psycopg 3) is for several processes or machines. Every
+transaction goes through ``Database.transaction()`` or ``Database.reading()``: they are the
+only places that open one, and they turn SQLAlchemy's and the driver's exceptions into the
+project's (``DatabaseUnavailable`` for what passes — an outage, a restart, a lock held too
+long — and ``StoreError`` for the rest), so no caller outside ``store/`` sees SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from aggregator.errors import StoreError
+from aggregator.errors import DatabaseUnavailable, StoreError
+from aggregator.store.schema import meta
 
 log = logging.getLogger(__name__)
 
-ADVISORY_LOCK_ID = 0x61676772  # "aggr": PostgreSQL advisory lock held while migrating
+Tx = Connection  # an open transaction; repository functions take one and never commit
+CLUSTER_LOCK = 0x61676763  # "aggc": PostgreSQL advisory lock held while a run forms stories
 
 
-def open_engine(url: str) -> Engine:
-    """Create an engine for ``url`` with the settings this project relies on."""
-    try:
-        parsed = make_url(url)
-    except Exception as exc:  # sqlalchemy raises ArgumentError for junk
-        raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
-    kwargs: dict[str, Any] = {"future": True}
-    if parsed.get_backend_name() == "sqlite":
-        db = parsed.database
-        if db and db != ":memory:":
-            folder = Path(db).expanduser().resolve().parent
-            if not folder.is_dir():
-                raise StoreError(
-                    f"the folder of the SQLite database {db!r} does not exist ({folder}); "
-                    "create it or set `database:` in feeds.yaml"
-                )
-        kwargs["connect_args"] = {"timeout": 30}
-    else:
-        kwargs["pool_pre_ping"] = True
-    engine = create_engine(parsed, **kwargs)
-    if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
-    return engine
+@dataclass(frozen=True, slots=True)
+class DatabaseOptions:
+    """How to connect: pool size (PostgreSQL; each process holds at most this many connections)
+    and the longest a statement may run, or wait for a lock, before it is given up."""
+
+    pool_size: int = 5
+    statement_timeout: float = 30.0  # seconds
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # Let SQLAlchemy issue BEGIN itself (see _sqlite_begin): pysqlite's implicit transactions
-    # would otherwise defer the write lock and break "one transaction per feed run".
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:300]
+
+
+def translate(exc: BaseException, doing: str) -> StoreError:
+    """The project's error for a failure of SQLAlchemy or the driver while ``doing`` something."""
+    transient = isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    cls = DatabaseUnavailable if transient else StoreError
+    return cls(f"{doing}: {_first_line(exc)}")
+
+
+class Database:
+    """One database: its engine, transactions for writing and for reading, the schema check."""
+
+    def __init__(self, url: str, options: DatabaseOptions | None = None) -> None:
+        self.options = options or DatabaseOptions()
+        try:
+            parsed = make_url(url)
+        except Exception as exc:  # sqlalchemy raises ArgumentError for junk
+            raise StoreError(f"invalid database URL {url!r}: {exc}") from exc
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            _check_sqlite_folder(parsed.database)
+            kwargs["connect_args"] = {"timeout": self.options.statement_timeout}
+        else:
+            kwargs.update(
+                pool_pre_ping=True, pool_size=self.options.pool_size, max_overflow=2, pool_timeout=10
+            )
+            kwargs["connect_args"] = {"connect_timeout": 5}
+        self.engine: Engine = create_engine(parsed, **kwargs)
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", self._sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        else:
+            event.listen(self.engine, "connect", self._postgres_session)
+        self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self.url = self.engine.url.render_as_string(hide_password=True)
+
+    # ------------------------------------------------------------------ connections
+    def _sqlite_pragmas(self, dbapi_conn: Any, _record: Any) -> None:
+        # SQLAlchemy issues BEGIN itself (see _sqlite_begin): pysqlite's implicit transactions
+        # would defer the write lock and break "one transaction per feed run".
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(self.options.statement_timeout * 1000)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    def _postgres_session(self, dbapi_conn: Any, _record: Any) -> None:
+        # A statement (or a wait for a lock) that outlives this is cancelled, so a stuck
+        # database fails a run instead of hanging a worker.
+        ms = int(self.options.statement_timeout * 1000)
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        dbapi_conn.execute(f"SET statement_timeout = {ms}")
+        dbapi_conn.execute(f"SET lock_timeout = {ms}")
+        dbapi_conn.autocommit = autocommit
+
+    @contextlib.contextmanager
+    def transaction(self, doing: str = "writing to the database") -> Iterator[Tx]:
+        """A write transaction: committed when the block ends, rolled back on any exception."""
+        try:
+            with self._writer.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise translate(exc, doing) from exc
+
+    @contextlib.contextmanager
+    def reading(self, doing: str = "reading the database") -> Iterator[Tx]:
+        """A read-only transaction (never takes SQLite's write lock)."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+                conn.rollback()
+        except SQLAlchemyError as exc:
+            raise translate(exc, doing) from exc
+
+    def lock_clustering(self, tx: Tx) -> None:
+        """Serialise story forming across processes until ``tx`` ends.
+
+        PostgreSQL: a transaction-scoped advisory lock, so "catch up with the others' entries,
+        decide, write" is one step whatever the number of workers (each holds it a few
+        milliseconds; fetching and parsing go on meanwhile). SQLite: write transactions are
+        already serialised by ``BEGIN IMMEDIATE``.
+        """
+        if self.dialect == "postgresql":
+            tx.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLUSTER_LOCK})
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ schema
+    def ensure_schema(self) -> tuple[str | None, str] | None:
+        """Bring the schema to the newest revision; returns (before, after) when it migrated.
+
+        The usual case (already current) is one query and no Alembic import.
+        """
+        from aggregator.store.schema import SCHEMA_REVISION
+
+        try:
+            if self.revision() == SCHEMA_REVISION:
+                return None
+        except SQLAlchemyError as exc:
+            raise translate(exc, f"cannot open the database {self.url}") from exc
+        from aggregator.store import migrate
+
+        return migrate.upgrade_if_needed(self.engine, SCHEMA_REVISION)
+
+    def revision(self) -> str | None:
+        """The schema revision recorded in the database (None for an empty database)."""
+        with self.engine.connect() as conn:
+            try:
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            except (OperationalError, DBAPIError) as exc:
+                if _missing_table(exc):
+                    return None
+                raise
+
+
+def _missing_table(exc: DBAPIError) -> bool:
+    message = str(exc.orig).lower()
+    return "no such table" in message or "does not exist" in message or "undefinedtable" in message
+
+
+def _check_sqlite_folder(database: str | None) -> None:
+    if not database or database == ":memory:":
+        return
+    folder = Path(database).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise StoreError(
+            f"the folder of the SQLite database {database!r} does not exist ({folder}); "
+            "create it or set `database:` in feeds.yaml"
+        )
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -71,122 +196,12 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
-def session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[Session]:
-    """Sessions for writing (the default) or for reading only (they never take the write lock)."""
-    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write else engine
-    return sessionmaker(bind, expire_on_commit=False, autoflush=False)
+# --------------------------------------------------------------------------- shared counters
+def counter(tx: Tx, key: str) -> int:
+    return int(tx.execute(select(meta.c.value).where(meta.c.key == key)).scalar() or 0)
 
 
-# --------------------------------------------------------------------------- migrations
-def _script_location() -> str:
-    """Where the migrations are: inside the installed package, else the source tree's alembic/.
-
-    A wheel ships the top-level ``alembic/`` folder as ``aggregator/migrations`` (see
-    pyproject.toml). It is a folder of files, not an importable package (an ``__init__.py``
-    there would make the source tree's ``alembic/`` shadow the Alembic library), so it is found
-    beside this package's files, not through ``importlib.resources``.
-    """
-    installed = Path(__file__).resolve().parents[1] / "migrations"
-    if (installed / "env.py").is_file():
-        return str(installed)
-    source = Path(__file__).resolve().parents[2] / "alembic"
-    if (source / "env.py").is_file():
-        return str(source)
-    raise StoreError(
-        f"the database migrations are missing (looked in {installed} and {source}); reinstall aggregator"
-    )
-
-
-def alembic_config(engine: Engine) -> Any:
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", _script_location())
-    return cfg
-
-
-def head_revision(engine: Engine) -> str | None:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-
-
-def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
-
-
-@contextlib.contextmanager
-def _migration_lock(engine: Engine) -> Iterator[None]:
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_ID})
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_ID})
-                conn.commit()
-        return
-    db = engine.url.database
-    if engine.dialect.name != "sqlite" or not db or db == ":memory:":
-        yield
-        return
-    with open(f"{db}.migrate-lock", "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _run(engine: Engine, verb: str, target: str) -> None:
-    from alembic import command
-
-    cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, verb)(cfg, target)
-
-
-def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | None]:
-    """Apply migrations up to ``target``; returns (revision before, revision after)."""
-    try:
-        with _migration_lock(engine):
-            before = current_revision(engine)
-            _run(engine, "upgrade", target)
-            return before, current_revision(engine)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"migrating the database failed: {exc}") from exc
-
-
-def downgrade(engine: Engine, target: str = "base") -> None:
-    try:
-        with _migration_lock(engine):
-            _run(engine, "downgrade", target)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"downgrading the database failed: {exc}") from exc
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Bring the schema to head on first use; refuse a database from a newer version."""
-    try:
-        current = current_revision(engine)
-        head = head_revision(engine)
-        if current == head:
-            return
-        if current is None and _has_foreign_tables(engine):
-            raise StoreError(
-                "the database already holds tables that are not aggregator's; "
-                "point `database:` at an empty database"
-            )
-        log.info("migrating database from %s to %s", current or "empty", head)
-        upgrade(engine)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open the database {engine.url!r}: {exc}") from exc
-
-
-def _has_foreign_tables(engine: Engine) -> bool:
-    names = set(inspect(engine).get_table_names())
-    return bool(names - {"alembic_version"}) and "feeds" not in names
+def bump(tx: Tx, key: str = "changes") -> int:
+    """Add one to a shared counter and return its new value."""
+    tx.execute(update(meta).where(meta.c.key == key).values(value=meta.c.value + 1))
+    return counter(tx, key)

@@ -4,112 +4,151 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, select, update
 
-from aggregator.store.schema import (
-    BoilerplateRow,
-    EntryRow,
-    FeedRow,
-    SignatureRow,
-    StoryMemberRow,
-    StoryRow,
-)
+from aggregator.store.db import Tx, bump
+from aggregator.store.entries import chunks
+from aggregator.store.schema import boilerplate, entries, feeds, signatures, story_members
+from aggregator.store.values import IndexedRecord, SignatureRecord
 
 
-def save_signature(
-    session: Session, entry_id: int, *, version: int, num_perm: int, seed: int, data: bytes, time: datetime
-) -> None:
-    row = session.get(SignatureRow, entry_id)
-    if row is None:
-        session.add(
-            SignatureRow(
-                entry_id=entry_id, algo_version=version, num_perm=num_perm, seed=seed, data=data, time=time
-            )
-        )
-    else:
-        row.algo_version, row.num_perm, row.seed, row.data, row.time = version, num_perm, seed, data, time
+def _upsert(tx: Tx, table: Any) -> Any:
+    if tx.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
-def signatures_with_stories(
-    session: Session, *, after: int = 0
-) -> Iterator[tuple[int, int, datetime, int, bytes]]:
-    """(entry id, story id, time, algo version, signature bytes) for signed entries past ``after``."""
+def save_signatures(tx: Tx, records: Sequence[SignatureRecord]) -> None:
+    """Store signatures (one statement); an entry signed before is signed anew."""
+    if not records:
+        return
+    stmt = _upsert(tx, signatures)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["entry_id"],
+        set_={c: stmt.excluded[c] for c in ("algo_version", "num_perm", "seed", "data", "time")},
+    )
+    tx.execute(
+        stmt,
+        [
+            {
+                "entry_id": r.entry_id,
+                "algo_version": r.algo_version,
+                "num_perm": r.num_perm,
+                "seed": r.seed,
+                "data": r.data,
+                "time": r.time,
+            }
+            for r in records
+        ],
+    )
+
+
+def indexed_since(tx: Tx, after: int = 0) -> Iterator[IndexedRecord]:
+    """Signed entries with ids above ``after``, with their stories (start-up and catch-up).
+
+    Ids grow in commit order, because entries are only inserted under the clustering lock.
+    """
     stmt = (
         select(
-            SignatureRow.entry_id,
-            StoryMemberRow.story_id,
-            SignatureRow.time,
-            SignatureRow.algo_version,
-            SignatureRow.data,
+            signatures.c.entry_id,
+            story_members.c.story_id,
+            signatures.c.time,
+            signatures.c.algo_version,
+            signatures.c.data,
         )
-        .join(StoryMemberRow, StoryMemberRow.entry_id == SignatureRow.entry_id)
-        .where(SignatureRow.entry_id > after)
-        .order_by(SignatureRow.entry_id)
+        .join(story_members, story_members.c.entry_id == signatures.c.entry_id)
+        .where(signatures.c.entry_id > after)
+        .order_by(signatures.c.entry_id)
     )
-    for row in session.execute(stmt).yield_per(2000):
-        yield row[0], row[1], row[2], row[3], row[4]
+    for row in tx.execution_options(yield_per=5000).execute(stmt):
+        yield IndexedRecord(*row)
 
 
-def add_boilerplate(
-    session: Session, feed_id: int, delta: Mapping[int, int], docs: int, now: datetime
-) -> None:
-    keys = list(delta)
-    existing = {
-        r.line_hash: r
-        for i in range(0, len(keys), 500)
-        for r in session.scalars(
-            select(BoilerplateRow).where(
-                BoilerplateRow.feed_id == feed_id, BoilerplateRow.line_hash.in_(keys[i : i + 500])
-            )
+# --------------------------------------------------------------------------- boilerplate
+def add_boilerplate(tx: Tx, feed_id: int, delta: Mapping[int, int], docs: int, now: datetime) -> int:
+    """Add a run's line counts to a feed's; stamp the feed with a change number (returned), so
+    other processes know to reload its counts."""
+    if delta:
+        stmt = _upsert(tx, boilerplate)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["feed_id", "line_hash"],
+            set_={
+                "count": boilerplate.c.count + stmt.excluded.count,
+                "last_seen_at": stmt.excluded.last_seen_at,
+            },
         )
-    }
-    for key, n in delta.items():
-        row = existing.get(key)
-        if row is None:
-            session.add(BoilerplateRow(feed_id=feed_id, line_hash=key, count=n, last_seen_at=now))
-        else:
-            row.count += n
-            row.last_seen_at = now
-    session.execute(
-        update(FeedRow).where(FeedRow.id == feed_id).values(boilerplate_docs=FeedRow.boilerplate_docs + docs)
+        tx.execute(
+            stmt,
+            [
+                {"feed_id": feed_id, "line_hash": k, "count": n, "last_seen_at": now}
+                for k, n in sorted(delta.items())
+            ],
+        )
+    seq = bump(tx)
+    tx.execute(
+        update(feeds)
+        .where(feeds.c.id == feed_id)
+        .values(boilerplate_docs=feeds.c.boilerplate_docs + docs, boilerplate_seq=seq)
     )
+    return seq
 
 
-def boilerplate_state(session: Session) -> Iterator[tuple[int, int, dict[int, int]]]:
-    """(feed id, entries counted, {line key: count}) per feed; lines seen once are skipped."""
-    docs = {fid: n for fid, n in session.execute(select(FeedRow.id, FeedRow.boilerplate_docs))}
-    counts: dict[int, dict[int, int]] = {fid: {} for fid in docs}
-    stmt = select(BoilerplateRow.feed_id, BoilerplateRow.line_hash, BoilerplateRow.count).where(
-        BoilerplateRow.count > 1
+def boilerplate_changed(tx: Tx, after: int) -> list[tuple[int, int, int]]:
+    """(feed id, entries counted, change number) of feeds whose counts changed after ``after``."""
+    stmt = select(feeds.c.id, feeds.c.boilerplate_docs, feeds.c.boilerplate_seq).where(
+        feeds.c.boilerplate_seq > after
     )
-    for fid, key, n in session.execute(stmt):
-        counts.setdefault(fid, {})[key] = n
-    for fid, n in docs.items():
-        yield fid, n, counts.get(fid, {})
+    return [(i, d, s) for i, d, s in tx.execute(stmt)]
 
 
-def entry_texts(session: Session, ids: Sequence[int]) -> list[tuple[int, int, str, str, datetime]]:
-    """(id, feed id, title, text, published) for ``ids``."""
-    out: list[tuple[int, int, str, str, datetime]] = []
-    for i in range(0, len(ids), 500):
-        stmt = select(
-            EntryRow.id, EntryRow.feed_id, EntryRow.title, EntryRow.text, EntryRow.published_at
-        ).where(EntryRow.id.in_(ids[i : i + 500]))
-        out.extend((a, b, c, d, e) for a, b, c, d, e in session.execute(stmt))
+def boilerplate_counts(tx: Tx, feed_ids: Sequence[int]) -> dict[int, dict[int, int]]:
+    """{feed id: {line key: count}}; lines seen once are left out (they decide nothing)."""
+    out: dict[int, dict[int, int]] = {i: {} for i in feed_ids}
+    for part in chunks(list(feed_ids)):
+        stmt = select(boilerplate.c.feed_id, boilerplate.c.line_hash, boilerplate.c.count).where(
+            boilerplate.c.feed_id.in_(part), boilerplate.c.count > 1
+        )
+        for fid, key, n in tx.execute(stmt):
+            out[fid][key] = n
     return out
 
 
-def all_entries_in_order(session: Session) -> list[int]:
+# --------------------------------------------------------------------------- rebuild
+def entries_in_order(tx: Tx) -> list[int]:
     """Every entry id by (published, id): the deterministic order of a rebuild."""
-    return list(session.scalars(select(EntryRow.id).order_by(EntryRow.published_at, EntryRow.id)))
+    return list(tx.execute(select(entries.c.id).order_by(entries.c.published_at, entries.c.id)).scalars())
 
 
-def clear_clusters(session: Session) -> None:
-    """Forget every story, membership, signature and learned line (before a rebuild)."""
-    session.execute(delete(StoryMemberRow))
-    session.execute(delete(StoryRow))
-    session.execute(delete(SignatureRow))
-    session.execute(delete(BoilerplateRow))
-    session.execute(update(FeedRow).values(boilerplate_docs=0))
+def forget_learning(tx: Tx) -> None:
+    """Forget signatures and learned lines (a rebuild learns them again)."""
+    tx.execute(delete(signatures))
+    tx.execute(delete(boilerplate))
+    tx.execute(update(feeds).values(boilerplate_docs=0, boilerplate_seq=0))
+
+
+def set_boilerplate_docs(tx: Tx, docs: Mapping[int, int]) -> None:
+    if docs:
+        tx.execute(
+            update(feeds).where(feeds.c.id == bindparam("b_id")).values(boilerplate_docs=bindparam("b_docs")),
+            [{"b_id": f, "b_docs": n} for f, n in docs.items()],
+        )
+
+
+def missing_credits(tx: Tx, limit: int = 5000) -> list[tuple[int, str]]:
+    """Entries stored before credits were recorded (NULL; none found is ""): (id, text)."""
+    stmt = select(entries.c.id, entries.c.text).where(entries.c.credits.is_(None))
+    return [(i, t) for i, t in tx.execute(stmt.limit(limit))]
+
+
+def set_credits(tx: Tx, rows: Sequence[tuple[int, str]]) -> None:
+    if rows:
+        tx.execute(
+            update(entries).where(entries.c.id == bindparam("b_id")).values(credits=bindparam("b_credits")),
+            [{"b_id": i, "b_credits": c} for i, c in rows],
+        )

@@ -1,239 +1,407 @@
-"""Stories and their members; the read side that builds ``StoryView`` values for publishing."""
+"""Stories and their members: set-based writes for a feed run, and the read side that builds
+``StoryView`` values for publishing and the web pages."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from aggregator.models import MemberView, StoryView
-from aggregator.store.schema import EntryRow, FeedRow, SignatureRow, StoryMemberRow, StoryRow
-from aggregator.store.values import Membership
+from aggregator.store.db import Tx
+from aggregator.store.entries import chunks
+from aggregator.store.schema import entries, feeds, signatures, stories, story_members
+from aggregator.store.values import MemberFacts, Membership, NewMember, NewStory
 
 # Story keys are derived from the founding entry, so they are permanent and never reused.
 _KEY_NS = uuid.UUID("3f0c8f3e-6d0b-4b8e-9a47-2b7e4c1f5a10")
+SNIPPET = 280  # characters of the representative's text a page shows
 
 
 def story_key(feed_url: str, guid_key: str) -> str:
     return "urn:uuid:" + str(uuid.uuid5(_KEY_NS, f"{feed_url}\n{guid_key}"))
 
 
-def create_story(session: Session, *, key: str, entry_id: int, published: datetime, now: datetime) -> int:
-    """A new story whose only member (and representative) is ``entry_id``."""
-    row = StoryRow(
-        key=key,
-        representative_id=entry_id,
-        published_at=published,
-        created_at=now,
-        updated_at=now,
-        member_count=1,
-    )
-    session.add(row)
-    session.flush()
-    return row.id
-
-
-def add_member(
-    session: Session,
-    *,
-    entry_id: int,
-    story_id: int,
-    match: str,
-    similarity: float | None,
-    matched_entry_id: int | None,
-    detail: Mapping[str, float] | None,
-    now: datetime,
-    moving: bool = False,
-) -> None:
-    """Put ``entry_id`` in ``story_id`` (moving it if it was elsewhere) and record how it matched."""
-    if moving:
-        old = session.get(StoryMemberRow, entry_id)
-        if old is not None:
-            session.delete(old)
-            session.flush()
-    session.add(
-        StoryMemberRow(
-            entry_id=entry_id,
-            story_id=story_id,
-            match=match,
-            similarity=similarity,
-            matched_entry_id=matched_entry_id,
-            detail=json.dumps(dict(detail), sort_keys=True) if detail else None,
-            joined_at=now,
-        )
-    )
-    story = session.get_one(StoryRow, story_id)
-    story.updated_at = now
-
-
-def membership(session: Session, entry_id: int) -> Membership | None:
-    row = session.get(StoryMemberRow, entry_id)
-    if row is None:
-        return None
-    return Membership(row.entry_id, row.story_id, row.match, row.similarity, row.matched_entry_id, row.detail)
-
-
-def members_of(session: Session, story_id: int) -> list[Membership]:
-    stmt = select(StoryMemberRow).where(StoryMemberRow.story_id == story_id)
-    return [
-        Membership(r.entry_id, r.story_id, r.match, r.similarity, r.matched_entry_id, r.detail)
-        for r in session.scalars(stmt.order_by(StoryMemberRow.entry_id))
+# --------------------------------------------------------------------------- writes
+def create_stories(tx: Tx, new: Sequence[NewStory], now: datetime) -> list[int]:
+    """Create stories, each represented by its founding entry; returns their ids in order."""
+    if not new:
+        return []
+    rows = [
+        {
+            "key": s.key,
+            "representative_id": s.entry_id,
+            "published_at": s.published,
+            "created_at": now,
+            "updated_at": now,
+            "member_count": 1,
+        }
+        for s in new
     ]
+    stmt = insert(stories).returning(stories.c.id, sort_by_parameter_order=True)
+    return [int(i) for i in tx.execute(stmt, rows).scalars()]
 
 
-def set_representative(
-    session: Session, story_id: int, entry_id: int, published: datetime, now: datetime
-) -> bool:
-    """Make ``entry_id`` the representative; returns True when it changed."""
-    story = session.get_one(StoryRow, story_id)
-    story.member_count = session.scalar(select(func.count()).where(StoryMemberRow.story_id == story_id)) or 0
-    if story.representative_id == entry_id and story.published_at == published:
-        return False
-    story.representative_id = entry_id
-    story.published_at = published
-    story.updated_at = now
-    session.flush()
-    return True
-
-
-def delete_empty_stories(session: Session) -> int:
-    """Remove stories left without members (after merges or a rebuild)."""
-    has_members = select(StoryMemberRow.story_id).distinct()
-    result = session.execute(delete(StoryRow).where(StoryRow.id.not_in(has_members)))
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-# --------------------------------------------------------------------------- read side
-def latest_stories(session: Session, *, feed_ids: Sequence[int] | None, limit: int | None) -> list[StoryView]:
-    """Newest stories first (by representative's publish time, then id).
-
-    With ``feed_ids`` only stories with at least one member from those feeds are returned; the
-    representative stays the global one. ``limit=None`` returns every story.
-    """
-    stmt = select(StoryRow.id).order_by(StoryRow.published_at.desc(), StoryRow.id.desc())
-    if feed_ids is not None:
-        in_feeds = (
-            select(StoryMemberRow.story_id)
-            .join(EntryRow, EntryRow.id == StoryMemberRow.entry_id)
-            .where(EntryRow.feed_id.in_(feed_ids))
+def ids_by_key(tx: Tx, keys: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in chunks(list(keys)):
+        out.update(
+            (k, i) for k, i in tx.execute(select(stories.c.key, stories.c.id).where(stories.c.key.in_(part)))
         )
-        stmt = stmt.where(StoryRow.id.in_(in_feeds))
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    ids = list(session.scalars(stmt))
-    return story_views(session, ids)
-
-
-def story_views(session: Session, story_ids: Sequence[int]) -> list[StoryView]:
-    """Build views for ``story_ids``, in that order, with a bounded number of queries."""
-    out: list[StoryView] = []
-    for i in range(0, len(story_ids), 500):
-        out.extend(_views_chunk(session, story_ids[i : i + 500]))
     return out
 
 
-def _views_chunk(session: Session, ids: Sequence[int]) -> list[StoryView]:
-    stories = {s.id: s for s in session.scalars(select(StoryRow).where(StoryRow.id.in_(ids)))}
-    rows = session.execute(
-        select(StoryMemberRow, EntryRow, FeedRow)
-        .join(EntryRow, EntryRow.id == StoryMemberRow.entry_id)
-        .join(FeedRow, FeedRow.id == EntryRow.feed_id)
-        .where(StoryMemberRow.story_id.in_(ids))
-    )
-    by_story: dict[int, list[tuple[StoryMemberRow, EntryRow, FeedRow]]] = defaultdict(list)
-    for m, e, f in rows:
-        by_story[m.story_id].append((m, e, f))
-    return [_view(stories[sid], by_story[sid]) for sid in ids if sid in stories and by_story[sid]]
-
-
-def _view(story: StoryRow, rows: list[tuple[StoryMemberRow, EntryRow, FeedRow]]) -> StoryView:
-    rows.sort(key=lambda t: (t[1].id != story.representative_id, t[1].published_at, t[1].id))
-    _, rep, rep_feed = rows[0]
-    members = tuple(
-        MemberView(
-            entry_id=e.id,
-            url=e.url,
-            feed_url=f.url,
-            feed_title=f.title or f.url,
-            title=e.title,
-            published=e.published_at,
-            match=m.match,
-            similarity=m.similarity,
-            is_representative=e.id == rep.id,
+def add_members(tx: Tx, rows: Sequence[NewMember], now: datetime) -> None:
+    if rows:
+        tx.execute(
+            insert(story_members),
+            [
+                {
+                    "entry_id": m.entry_id,
+                    "story_id": m.story_id,
+                    "match": m.match,
+                    "similarity": m.similarity,
+                    "matched_entry_id": m.matched_entry_id,
+                    "detail": m.detail,
+                    "joined_at": now,
+                }
+                for m in rows
+            ],
         )
-        for m, e, f in rows
-    )
-    sources = tuple(dict.fromkeys(mv.feed_title for mv in members))
-    return StoryView(
-        story_id=story.id,
-        key=story.key,
-        title=rep.title,
-        url=rep.url,
-        content_html=rep.content_html,
-        summary_html=rep.summary_html,
-        published=rep.published_at,
-        updated=max(story.updated_at, max(e.changed_at for _, e, _ in rows)),
-        author=rep.author,
-        feed_title=rep_feed.title or rep_feed.url,
-        feed_url=rep_feed.url,
-        members=members,
-        sources=sources,
-        language=rep.language or rep_feed.language,
-    )
 
 
-def counts(session: Session) -> dict[str, int]:
-    """Totals used by integrity checks and the CLI."""
-    return {
-        "entries": session.scalar(select(func.count()).select_from(EntryRow)) or 0,
-        "members": session.scalar(select(func.count()).select_from(StoryMemberRow)) or 0,
-        "stories": session.scalar(select(func.count()).select_from(StoryRow)) or 0,
+def move_members(tx: Tx, rows: Sequence[NewMember], now: datetime) -> None:
+    """Put entries that are members already into other stories (``dedup rebuild``)."""
+    if rows:
+        tx.execute(
+            update(story_members)
+            .where(story_members.c.entry_id == bindparam("b_entry"))
+            .values(
+                story_id=bindparam("b_story"),
+                match=bindparam("b_match"),
+                similarity=bindparam("b_similarity"),
+                matched_entry_id=bindparam("b_matched"),
+                detail=bindparam("b_detail"),
+                joined_at=now,
+            ),
+            [
+                {
+                    "b_entry": m.entry_id,
+                    "b_story": m.story_id,
+                    "b_match": m.match,
+                    "b_similarity": m.similarity,
+                    "b_matched": m.matched_entry_id,
+                    "b_detail": m.detail,
+                }
+                for m in rows
+            ],
+        )
+
+
+def touch(tx: Tx, story_ids: Iterable[int], now: datetime) -> None:
+    """Stories that gained or lost members: recount them, mark them updated."""
+    ids = sorted(set(story_ids))
+    count = (
+        select(func.count())
+        .where(story_members.c.story_id == stories.c.id)
+        .correlate(stories)
+        .scalar_subquery()
+    )
+    for part in chunks(ids):
+        tx.execute(update(stories).where(stories.c.id.in_(part)).values(member_count=count, updated_at=now))
+
+
+def set_representatives(tx: Tx, reps: Sequence[tuple[int, int, datetime]], now: datetime) -> None:
+    """(story, entry, entry's publish time) for stories whose representative is elected anew;
+    a story whose representative changes is updated (its items move in readers' feeds)."""
+    if not reps:
+        return
+    current = {
+        sid: (rep, published)
+        for part in chunks([s for s, _, _ in reps])
+        for sid, rep, published in tx.execute(
+            select(stories.c.id, stories.c.representative_id, stories.c.published_at).where(
+                stories.c.id.in_(part)
+            )
+        )
     }
+    changed = [
+        {"b_id": sid, "b_rep": rep, "b_published": published}
+        for sid, rep, published in reps
+        if current.get(sid) != (rep, published)
+    ]
+    if changed:
+        tx.execute(
+            update(stories)
+            .where(stories.c.id == bindparam("b_id"))
+            .values(
+                representative_id=bindparam("b_rep"), published_at=bindparam("b_published"), updated_at=now
+            ),
+            changed,
+        )
 
 
-def members_with_feeds(session: Session, entry_ids: Sequence[int]) -> list[tuple[EntryRow, FeedRow]]:
-    """Entry and feed rows for representative election (read-only use inside ``store``'s callers)."""
-    stmt = select(EntryRow, FeedRow).join(FeedRow, FeedRow.id == EntryRow.feed_id)
-    return [(e, f) for e, f in session.execute(stmt.where(EntryRow.id.in_(list(entry_ids))))]
+def member_facts(tx: Tx, story_ids: Iterable[int]) -> dict[int, list[MemberFacts]]:
+    """Every member of these stories, with its feed, for electing representatives."""
+    out: dict[int, list[MemberFacts]] = defaultdict(list)
+    for part in chunks(sorted(set(story_ids))):
+        stmt = (
+            select(
+                entries.c.id,
+                story_members.c.story_id,
+                entries.c.url,
+                entries.c.published_at,
+                func.length(entries.c.text),
+                entries.c.credits,
+                feeds.c.url,
+                feeds.c.site_url,
+                feeds.c.title,
+                feeds.c.priority,
+            )
+            .join(story_members, story_members.c.entry_id == entries.c.id)
+            .join(feeds, feeds.c.id == entries.c.feed_id)
+            .where(story_members.c.story_id.in_(part))
+            .order_by(entries.c.id)
+        )
+        for eid, sid, url, published, length, credit, furl, site, title, priority in tx.execute(stmt):
+            out[sid].append(
+                MemberFacts(
+                    eid,
+                    sid,
+                    url,
+                    published,
+                    int(length or 0),
+                    tuple(credit.split("\n")) if credit else (),
+                    furl,
+                    site,
+                    title or "",
+                    priority,
+                )
+            )
+    return dict(out)
 
 
-def version(session: Session) -> tuple[int, datetime | None, int]:
-    """Changes whenever any story changes: (stories, newest update, newest entry edit count)."""
-    n, newest = session.execute(select(func.count(StoryRow.id), func.max(StoryRow.updated_at))).one()
-    edits = session.scalar(select(func.count()).select_from(EntryRow)) or 0
-    return int(n or 0), newest, int(edits)
+def delete_empty_stories(tx: Tx) -> int:
+    """Remove stories left without members (after merges, a rebuild or retention)."""
+    has_members = select(story_members.c.story_id).distinct()
+    result = tx.execute(delete(stories).where(stories.c.id.not_in(has_members)))
+    return int(result.rowcount or 0)
 
 
-def expire_entries(session: Session, before: datetime) -> tuple[list[int], list[int]]:
-    """Delete entries first stored before ``before``; returns (deleted ids, stories to re-elect).
+def expire_entries(tx: Tx, before: datetime) -> tuple[list[int], list[int]]:
+    """Delete entries first stored before ``before``; returns (deleted ids, touched stories).
 
-    Memberships and signatures go with their entries; stories left empty are deleted; stories
-    that lost their representative are returned so the caller elects a new one.
+    Memberships and signatures go with their entries; stories left empty are deleted; the
+    caller re-elects the touched stories that remain.
     """
-    old = list(session.scalars(select(EntryRow.id).where(EntryRow.first_seen_at < before)))
+    old = list(tx.execute(select(entries.c.id).where(entries.c.first_seen_at < before)).scalars())
     if not old:
         return [], []
     touched: set[int] = set()
-    for i in range(0, len(old), 500):
-        chunk = old[i : i + 500]
+    for part in chunks(old):
         touched.update(
-            session.scalars(select(StoryMemberRow.story_id).where(StoryMemberRow.entry_id.in_(chunk)))
+            tx.execute(select(story_members.c.story_id).where(story_members.c.entry_id.in_(part))).scalars()
         )
-        session.execute(delete(StoryMemberRow).where(StoryMemberRow.entry_id.in_(chunk)))
-        session.execute(delete(SignatureRow).where(SignatureRow.entry_id.in_(chunk)))
-        session.execute(delete(EntryRow).where(EntryRow.id.in_(chunk)))
-    delete_empty_stories(session)
-    gone = set(old)
-    orphaned = [
-        sid
-        for sid, rep in session.execute(
-            select(StoryRow.id, StoryRow.representative_id).where(StoryRow.id.in_(sorted(touched)))
+        tx.execute(delete(story_members).where(story_members.c.entry_id.in_(part)))
+        tx.execute(delete(signatures).where(signatures.c.entry_id.in_(part)))
+        tx.execute(delete(entries).where(entries.c.id.in_(part)))
+    delete_empty_stories(tx)
+    remaining = set(tx.execute(select(stories.c.id).where(stories.c.id.in_(sorted(touched)))).scalars())
+    return old, sorted(remaining)
+
+
+# --------------------------------------------------------------------------- read side
+def stories_of(tx: Tx, entry_ids: Sequence[int]) -> dict[int, int]:
+    """{entry: its story} for those of ``entry_ids`` that are in one."""
+    out: dict[int, int] = {}
+    for part in chunks(list(entry_ids)):
+        stmt = select(story_members.c.entry_id, story_members.c.story_id).where(
+            story_members.c.entry_id.in_(part)
         )
-        if rep is None or rep in gone
-    ]
-    return old, orphaned
+        out.update((e, s) for e, s in tx.execute(stmt))
+    return out
+
+
+def membership(tx: Tx, entry_id: int) -> Membership | None:
+    row = tx.execute(select(*_MEMBERSHIP).where(story_members.c.entry_id == entry_id)).first()
+    return Membership(*row) if row else None
+
+
+def members_of(tx: Tx, story_id: int) -> list[Membership]:
+    stmt = select(*_MEMBERSHIP).where(story_members.c.story_id == story_id).order_by(story_members.c.entry_id)
+    return [Membership(*r) for r in tx.execute(stmt)]
+
+
+_MEMBERSHIP = (
+    story_members.c.entry_id,
+    story_members.c.story_id,
+    story_members.c.match,
+    story_members.c.similarity,
+    story_members.c.matched_entry_id,
+    story_members.c.detail,
+)
+
+Order = Literal["newest", "covered"]
+
+
+def latest_story_ids(
+    tx: Tx,
+    *,
+    feed_ids: Sequence[int] | None,
+    limit: int | None,
+    offset: int = 0,
+    order: Order = "newest",
+    search: str | None = None,
+    since: timedelta | None = None,
+) -> list[int]:
+    """Story ids, newest first (by representative's publish time, then id), or the most
+    covered first (most members). ``feed_ids``: only stories with a member from those feeds
+    (the representative stays the global one); ``search``: a word or phrase in a member's
+    title or text, any case; ``since``: only stories published within this span of the newest
+    story (measured on the data, not the clock: an archive browses like fresh news)."""
+    stmt = select(stories.c.id)
+    if feed_ids is not None:
+        in_feeds = (
+            select(story_members.c.story_id)
+            .join(entries, entries.c.id == story_members.c.entry_id)
+            .where(entries.c.feed_id.in_(list(feed_ids)))
+        )
+        stmt = stmt.where(stories.c.id.in_(in_feeds))
+    if search:
+        pattern = f"%{_escape_like(search)}%"
+        hits = (
+            select(story_members.c.story_id)
+            .join(entries, entries.c.id == story_members.c.entry_id)
+            .where(entries.c.title.ilike(pattern, escape="\\") | entries.c.text.ilike(pattern, escape="\\"))
+        )
+        stmt = stmt.where(stories.c.id.in_(hits))
+    if since is not None:
+        newest = tx.execute(select(func.max(stories.c.published_at))).scalar()
+        if newest is not None:
+            stmt = stmt.where(stories.c.published_at >= newest - since)
+    if order == "covered":
+        stmt = stmt.order_by(
+            stories.c.member_count.desc(), stories.c.published_at.desc(), stories.c.id.desc()
+        )
+    else:
+        stmt = stmt.order_by(stories.c.published_at.desc(), stories.c.id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    return list(tx.execute(stmt).scalars())
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def story_views(tx: Tx, story_ids: Sequence[int]) -> list[StoryView]:
+    """Views of ``story_ids``, in that order, with two queries per 500 stories."""
+    out: list[StoryView] = []
+    for part in chunks(list(story_ids)):
+        out.extend(_views_chunk(tx, part))
+    return out
+
+
+_MEMBER_COLUMNS = (
+    story_members.c.story_id,
+    story_members.c.match,
+    story_members.c.similarity,
+    entries.c.id,
+    entries.c.url,
+    entries.c.title,
+    entries.c.published_at,
+    entries.c.changed_at,
+    entries.c.content_html,
+    entries.c.summary_html,
+    entries.c.author,
+    entries.c.language,
+    feeds.c.url,
+    feeds.c.title,
+    feeds.c.language,
+    func.substr(entries.c.text, 1, SNIPPET + 40),
+)
+
+
+def _views_chunk(tx: Tx, ids: Sequence[int]) -> list[StoryView]:
+    heads = {
+        r.id: r
+        for r in tx.execute(
+            select(stories.c.id, stories.c.key, stories.c.representative_id, stories.c.updated_at).where(
+                stories.c.id.in_(list(ids))
+            )
+        )
+    }
+    rows: dict[int, list[Any]] = defaultdict(list)
+    stmt = (
+        select(*_MEMBER_COLUMNS)
+        .join(entries, entries.c.id == story_members.c.entry_id)
+        .join(feeds, feeds.c.id == entries.c.feed_id)
+        .where(story_members.c.story_id.in_(list(ids)))
+    )
+    for r in tx.execute(stmt):
+        rows[r[0]].append(r)
+    return [_view(heads[sid], rows[sid]) for sid in ids if sid in heads and rows[sid]]
+
+
+def _view(head: Any, rows: list[Any]) -> StoryView:
+    rep_id = head.representative_id
+    rows.sort(key=lambda r: (r[3] != rep_id, r[6], r[3]))
+    rep = rows[0]
+    members = tuple(
+        MemberView(
+            entry_id=r[3],
+            url=r[4],
+            feed_url=r[12],
+            feed_title=r[13] or r[12],
+            title=r[5],
+            published=r[6],
+            match=r[1],
+            similarity=r[2],
+            is_representative=r[3] == rep[3],
+        )
+        for r in rows
+    )
+    return StoryView(
+        story_id=head.id,
+        key=head.key,
+        title=rep[5],
+        url=rep[4],
+        content_html=rep[8],
+        summary_html=rep[9],
+        published=rep[6],
+        updated=max(head.updated_at, max(r[7] for r in rows)),
+        author=rep[10],
+        feed_title=rep[13] or rep[12],
+        feed_url=rep[12],
+        members=members,
+        sources=tuple(dict.fromkeys(m.feed_title for m in members)),
+        language=rep[11] or rep[14],
+        text=_snippet(rep[15] or ""),
+    )
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= SNIPPET:
+        return flat
+    return flat[:SNIPPET].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
+def counts(tx: Tx) -> dict[str, int]:
+    """Totals used by integrity checks and the CLI."""
+    return {
+        "entries": tx.execute(select(func.count()).select_from(entries)).scalar() or 0,
+        "members": tx.execute(select(func.count()).select_from(story_members)).scalar() or 0,
+        "stories": tx.execute(select(func.count()).select_from(stories)).scalar() or 0,
+    }
+
+
+def keys_to_ids(tx: Tx) -> Mapping[str, int]:
+    """Every story's key and id (a rebuild keeps the ids of stories it forms again)."""
+    return {k: i for k, i in tx.execute(select(stories.c.key, stories.c.id))}

@@ -1,4 +1,4 @@
-"""Frozen values the store hands out; no ORM row leaves ``store/``."""
+"""Frozen values the store hands out; no row object leaves ``store/``."""
 
 from __future__ import annotations
 
@@ -35,11 +35,15 @@ class FeedState:
     moved_from: str | None
     notes: str | None
     ttl_seconds: int | None = None
+    posting_seconds: int | None = None
+    language: str | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FeedSummary:
-    """A feed with its counts, for ``aggregator feeds``."""
+    """A feed with its counts, for ``aggregator feeds`` and the feeds page."""
 
     state: FeedState
     entries: int
@@ -56,16 +60,39 @@ class StoredEntry:
     url: str
     canonical_url: str
     title: str
-    content_html: str
-    summary_html: str
     text: str
     published: datetime
-    published_is_fallback: bool
-    first_seen: datetime
     text_hash: str
-    language: str | None
     is_new: bool = False
     is_edited: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EntryText:
+    """What verifying against a stored entry needs: its text, time and current story."""
+
+    entry_id: int
+    feed_id: int
+    title: str
+    text: str
+    published: datetime
+    story_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFacts:
+    """A story member as the representative election sees it."""
+
+    entry_id: int
+    story_id: int
+    url: str
+    published: datetime
+    text_length: int
+    credits: tuple[str, ...]
+    feed_url: str
+    feed_site_url: str | None
+    feed_title: str
+    priority: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +105,77 @@ class Membership:
     similarity: float | None
     matched_entry_id: int | None
     detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewStory:
+    """A story to create, with its founding entry as representative."""
+
+    key: str
+    entry_id: int
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewMember:
+    """A membership to record."""
+
+    entry_id: int
+    story_id: int
+    match: str
+    similarity: float | None
+    matched_entry_id: int | None
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRecord:
+    """A signature as stored: bytes with their parameters, and the entry's effective time."""
+
+    entry_id: int
+    algo_version: int
+    num_perm: int
+    seed: int
+    data: bytes
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedRecord:
+    """A stored signature with the story its entry is in (to rebuild an index)."""
+
+    entry_id: int
+    story_id: int
+    time: datetime
+    algo_version: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """The run columns of a feed row after one run, settled by the caller, who holds the feed's
+    lease (so nobody else changes them meanwhile) and knows the row as it was claimed."""
+
+    feed_id: int
+    owner: str  # the lease this run holds; released with the write
+    checked_at: datetime
+    success_at: datetime | None
+    status: str
+    http_status: int | None
+    error_count: int
+    last_error: str | None
+    retry_after: datetime | None
+    next_check_at: datetime | None
+    gone: bool
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    url: str
+    moved_from: str | None
+    notes: str | None
+    ttl_seconds: int | None
+    posting_seconds: int | None
+    site_url: str | None
+    new_at: datetime | None  # when the run found new entries (None: keep the last time)
+    feed_title: str | None = None  # the feed's own title: kept only where none is configured
+    language: str | None = None  # the feed's own language: kept only where none is configured

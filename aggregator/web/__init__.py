@@ -1,5 +1,5 @@
-"""The HTTP side: combined feeds with caching headers, an HTML overview, health and metrics."""
+"""The HTTP side: combined feeds with caching headers, the HTML pages, health and metrics."""
 
-from aggregator.web.app import WebState, build_app
+from aggregator.web.app import Site, build_app
 
-__all__ = ["WebState", "build_app"]
+__all__ = ["Site", "build_app"]

@@ -1,71 +1,103 @@
-"""The aiohttp application: combined feeds, the HTML overview, /healthz and /metrics.
+"""The aiohttp application: combined feeds, the HTML pages, /healthz and /metrics.
 
-Feeds are rendered from the database on demand and cached until a story changes; each answer
-carries a strong ETag and Last-Modified, a matching conditional request gets 304, gzip is used
-when the client asks for it, and Cache-Control tells readers when to come back.
+Feed documents come from memory (``cache.Held``): rendered once per change, gzipped once, with
+a strong ETag and Last-Modified; a matching conditional request gets 304, and Cache-Control
+tells readers when to come back. Pages are cached the same way, per address. A background task
+reads the stories' change counter once a second; while the database is down it fails, the
+pages and documents held are served as they are, and /healthz says 503.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
-import json
+import contextlib
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text as sql_text
 
-from aggregator.app import Database, output_stories
 from aggregator.config import Settings
 from aggregator.metrics import Metrics
 from aggregator.publish import CONTENT_TYPES, render
+from aggregator.publish.select import Query, output_meta, output_named, select_stories
+from aggregator.store import Database
 from aggregator.store import feeds as feed_repo
 from aggregator.store import stories as story_repo
+from aggregator.store.db import counter
+from aggregator.store.stories import Order
+from aggregator.store.values import FeedSummary
 from aggregator.web import pages
+from aggregator.web.cache import PAGES_KEPT, Document, Held
 
-FORMATS = {"atom": "atom", "rss": "rss", "json": "json"}
+log = logging.getLogger("aggregator.web")
 HTML = "text/html; charset=utf-8"
+PAGE_SIZE = 30
+REFRESH_SECONDS = 1.0
 # Where the daemon's own health comes from: seconds since the last successful feed run, and
 # whether its scheduler runs. ``serve`` alone has no scheduler and reports only the database.
 Health = Callable[[], dict[str, Any]]
 
 
 @dataclass
-class Rendered:
-    key: tuple[Any, ...]
-    body: bytes
-    etag: str
-    modified: datetime
-
-
-@dataclass
-class WebState:
+class Site:
     settings: Callable[[], Settings]
     database: Database
     metrics: Metrics
     health: Health
-    cache: dict[tuple[str, str], Rendered] = field(default_factory=dict)
+    version: int = -1  # the stories' change counter, as last read
+    database_ok: bool = True
+    checked: float = 0.0
+    documents: Held = field(default_factory=Held)
+    pages: Held = field(default_factory=lambda: Held(PAGES_KEPT))
+
+    def refresh(self) -> None:
+        """Read the change counter (on a thread: it is a query)."""
+        try:
+            with self.database.reading() as tx:
+                self.version = counter(tx, "changes")
+            self.database_ok = True
+        except Exception:  # any failure: keep serving what is held
+            self.database_ok = False
+        self.checked = time.monotonic()
+
+    def key(self, *parts: object) -> tuple[object, ...]:
+        return (id(self.settings()), *parts)  # a reloaded configuration renders anew
 
 
-def _not_modified(request: web.Request, etag: str, modified: datetime) -> bool:
+async def _refresher(app: web.Application) -> AsyncIterator[None]:
+    site: Site = app["site"]
+    loop = asyncio.get_running_loop()
+
+    async def loop_forever() -> None:
+        while True:
+            await loop.run_in_executor(None, site.refresh)
+            await asyncio.sleep(REFRESH_SECONDS)
+
+    await loop.run_in_executor(None, site.refresh)
+    task = asyncio.create_task(loop_forever())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+# --------------------------------------------------------------------------- feeds
+def _not_modified(request: web.Request, doc: Document) -> bool:
     inm = request.headers.get("If-None-Match")
     if inm is not None:
         tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
-        return "*" in tags or etag in tags
+        return "*" in tags or doc.etag in tags
     ims = request.headers.get("If-Modified-Since")
     if ims:
         try:
             since = parsedate_to_datetime(ims)
         except (TypeError, ValueError):
             return False
-        return since is not None and modified.replace(microsecond=0) <= since
+        return since is not None and doc.modified.replace(microsecond=0) <= since
     return False
 
 
@@ -74,131 +106,194 @@ def _cache_seconds(settings: Settings) -> int:
     return max(30, min(int(min(intervals).total_seconds()), 3600))
 
 
-async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
-
-
-def _render_feed(state: WebState, name: str, fmt: str) -> Rendered | None:
-    settings = state.settings()
-    output = next((o for o in settings.outputs if o.name == name), None)
-    if output is None:
-        return None
-    with state.database.readers() as session:
-        key = (story_repo.version(session), output)
-    cached = state.cache.get((name, fmt))
-    if cached is not None and cached.key == key:
-        return cached
-    meta, stories = output_stories(settings, state.database, output, output.limit)
-    base = settings.server.base_url
-    if base:
-        meta = dataclasses.replace(meta, self_url=f"{base.rstrip('/')}/feeds/{name}.{fmt}")
-    body = render(fmt, meta, stories)
-    rendered = Rendered(key, body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', meta.updated)
-    state.cache[(name, fmt)] = rendered
-    return rendered
+def _render_feed(site: Site, name: str, fmt: str) -> Document:
+    settings = site.settings()
+    output = output_named(settings, name)
+    assert output is not None
+    with site.database.reading() as tx:
+        stories = select_stories(tx, settings, output, Query(limit=output.limit))
+    meta = output_meta(settings, output, stories, fmt)
+    return Document.of(render(fmt, meta, stories), meta.updated, CONTENT_TYPES[fmt])
 
 
 async def feed_handler(request: web.Request) -> web.StreamResponse:
-    state: WebState = request.app["state"]
+    site: Site = request.app["site"]
     name, ext = request.match_info["name"], request.match_info["ext"]
-    if ext not in FORMATS:
+    if ext not in CONTENT_TYPES:
         raise web.HTTPNotFound(text="use .atom, .rss or .json")
-    rendered = await _in_thread(_render_feed, state, name, ext)
-    if rendered is None:
-        names = ", ".join(o.name for o in state.settings().outputs)
+    if output_named(site.settings(), name) is None:
+        names = ", ".join(o.name for o in site.settings().outputs)
         raise web.HTTPNotFound(text=f"no output named {name!r}; outputs: {names}")
+    doc = await _held(site, site.documents, site.key(name, ext), lambda: _render_feed(site, name, ext))
+    assert isinstance(doc, Document)
     headers = {
-        "ETag": rendered.etag,
-        "Last-Modified": format_datetime(rendered.modified.astimezone(UTC), usegmt=True),
-        "Cache-Control": f"public, max-age={_cache_seconds(state.settings())}",
+        "ETag": doc.etag,
+        "Last-Modified": doc.last_modified,
+        "Cache-Control": f"public, max-age={_cache_seconds(site.settings())}",
         "Vary": "Accept-Encoding",
     }
-    if _not_modified(request, rendered.etag, rendered.modified):
+    if _not_modified(request, doc):
         return web.Response(status=304, headers=headers)
-    resp = web.Response(body=rendered.body, headers={**headers, "Content-Type": CONTENT_TYPES[ext]})
+    headers["Content-Type"] = doc.content_type
     if "gzip" in request.headers.get("Accept-Encoding", ""):
-        resp.enable_compression()
-    return resp
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=doc.gzipped, headers=headers)
+    return web.Response(body=doc.body, headers=headers)
 
 
-def _outputs(state: WebState) -> list[str]:
-    return [o.name for o in state.settings().outputs]
+async def _held(site: Site, held: Held, key: Any, render: Callable[[], object]) -> object:
+    try:
+        return await held.get(key, site.version, render)
+    except Exception as exc:
+        log.warning("cannot render %s: %s", key[1:], exc)
+        raise web.HTTPServiceUnavailable(
+            text="the database is unavailable and this page is not held in memory; try again shortly",
+            headers={"Retry-After": "10"},
+        ) from exc
+
+
+# --------------------------------------------------------------------------- pages
+def _outputs(site: Site) -> list[str]:
+    return [o.name for o in site.settings().outputs]
+
+
+def _page_number(request: web.Request) -> int:
+    try:
+        return max(1, min(int(request.query.get("page", "1")), 10_000))
+    except ValueError:
+        return 1
 
 
 async def index_handler(request: web.Request) -> web.Response:
-    state: WebState = request.app["state"]
-    settings = state.settings()
+    site: Site = request.app["site"]
+    settings = site.settings()
     name = request.query.get("output", settings.outputs[0].name)
-    output = next((o for o in settings.outputs if o.name == name), None)
+    output = output_named(settings, name)
     if output is None:
-        raise web.HTTPNotFound(text=f"no output named {name!r}")
-    _, stories = await _in_thread(output_stories, settings, state.database, output, output.limit)
-    body = pages.stories_page(output.title, stories, _outputs(state))
+        return _not_found(site, f"There is no output named “{name}”.")
+    number = _page_number(request)
+    order: Order = "covered" if request.query.get("sort") == "covered" else "newest"
+    search = (request.query.get("q") or "").strip()[:200] or None
+
+    def build() -> bytes:
+        query = Query(
+            limit=PAGE_SIZE + 1,
+            offset=(number - 1) * PAGE_SIZE,
+            order=order,
+            search=search,
+            since=settings.dedup.window * 2 if order == "covered" else None,
+        )
+        with site.database.reading() as tx:
+            stories = select_stories(tx, settings, output, query)
+            feeds = feed_repo.feed_summaries(tx)
+        view = pages.HomeView(
+            output=output.name,
+            title=output.title,
+            outputs=_outputs(site),
+            stories=stories[:PAGE_SIZE],
+            page=number,
+            has_next=len(stories) > PAGE_SIZE,
+            order=order,
+            search=search,
+            feeds=_feed_health(feeds),
+        )
+        return pages.home(view)
+
+    body = await _held(site, site.pages, site.key("/", name, number, order, search), build)
+    assert isinstance(body, bytes)
     return web.Response(body=body, content_type="text/html", charset="utf-8")
 
 
+def _feed_health(feeds: list[FeedSummary]) -> pages.FeedHealth:
+    active = [f for f in feeds if f.state.in_config and f.state.enabled]
+    failing = [f for f in active if f.state.error_count and f.state.last_success_at is None]
+    return pages.FeedHealth(
+        configured=len(active),
+        polled=sum(1 for f in active if f.state.last_checked_at is not None),
+        failing=len([f for f in active if f.state.error_count]),
+        never_worked=len(failing),
+        entries=sum(f.entries for f in feeds),
+    )
+
+
 async def story_handler(request: web.Request) -> web.Response:
-    state: WebState = request.app["state"]
+    site: Site = request.app["site"]
     try:
         story_id = int(request.match_info["id"])
     except ValueError:
-        raise web.HTTPNotFound() from None
+        return _not_found(site, "Story addresses end in a number.")
 
-    def load() -> tuple[Any, dict[int, str]]:
-        with state.database.readers() as session:
-            views = story_repo.story_views(session, [story_id])
-            details = {
-                m.entry_id: ", ".join(f"{k} {v:.2f}" for k, v in sorted(json.loads(m.detail).items()))
-                for m in story_repo.members_of(session, story_id)
-                if m.detail
-            }
-        return (views[0] if views else None), details
+    def build() -> bytes | None:
+        with site.database.reading() as tx:
+            views = story_repo.story_views(tx, [story_id])
+            members = story_repo.members_of(tx, story_id)
+        if not views:
+            return None
+        return pages.story(views[0], {m.entry_id: m for m in members}, _outputs(site))
 
-    view, details = await _in_thread(load)
-    if view is None:
-        raise web.HTTPNotFound(text="no such story")
-    return web.Response(body=pages.story_page(view, details, _outputs(state)), content_type="text/html")
+    body = await _held(site, site.pages, site.key("story", story_id), build)
+    if body is None:
+        return _not_found(site, f"There is no story {story_id}: it may have expired, or the link is wrong.")
+    assert isinstance(body, bytes)
+    return web.Response(body=body, content_type="text/html", charset="utf-8")
 
 
 async def feeds_handler(request: web.Request) -> web.Response:
-    state: WebState = request.app["state"]
+    site: Site = request.app["site"]
 
-    def load() -> Any:
-        with state.database.readers() as session:
-            return feed_repo.feed_summaries(session)
+    def build() -> bytes:
+        with site.database.reading() as tx:
+            rows = feed_repo.feed_summaries(tx)
+        return pages.feeds(rows, _outputs(site))
 
-    rows = await _in_thread(load)
-    return web.Response(body=pages.feeds_page(rows, _outputs(state)), content_type="text/html")
+    # Feed health changes with every run (no story need change): held for a few seconds only.
+    body = await _held(site, site.pages, site.key("feeds", int(time.monotonic() // 5)), build)
+    assert isinstance(body, bytes)
+    return web.Response(body=body, content_type="text/html", charset="utf-8")
+
+
+def _not_found(site: Site, message: str) -> web.Response:
+    return web.Response(status=404, body=pages.not_found(message, _outputs(site)), content_type="text/html")
 
 
 async def health_handler(request: web.Request) -> web.Response:
-    state: WebState = request.app["state"]
-
-    def ping() -> bool:
-        try:
-            with state.database.engine.connect() as conn:
-                conn.execute(sql_text("SELECT 1"))
-            return True
-        except Exception:  # any database failure means "not healthy"
-            return False
-
+    site: Site = request.app["site"]
+    loop = asyncio.get_running_loop()
     started = time.monotonic()
-    db_ok = await _in_thread(ping)
-    report = {"database": db_ok, "database_ms": round((time.monotonic() - started) * 1000, 1)}
-    report.update(state.health())
-    healthy = db_ok and report.get("scheduler", True)
+    ok = await loop.run_in_executor(None, site.database.ping)
+    report = {"database": ok, "database_ms": round((time.monotonic() - started) * 1000, 1)}
+    report.update(site.health())
+    healthy = ok and report.get("scheduler", True)
     return web.json_response(report, status=200 if healthy else 503)
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    state: WebState = request.app["state"]
-    body = generate_latest(state.metrics.registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    site: Site = request.app["site"]
+    return web.Response(
+        body=generate_latest(site.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
 
 
-def build_app(state: WebState) -> web.Application:
-    app = web.Application()
-    app["state"] = state
+@web.middleware
+async def not_found_pages(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Unknown addresses get a page that helps, not a bare "404: Not Found" (feed documents
+    keep their plain-text answers: feed readers read them, not people)."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        if request.path.startswith("/feeds/"):
+            raise
+        return _not_found(request.app["site"], f"Nothing lives at {request.path}.")
+
+
+def build_app(site: Site) -> web.Application:
+    app = web.Application(middlewares=[not_found_pages])
+    app["site"] = site
+    app.cleanup_ctx.append(_refresher)
     app.router.add_get("/", index_handler)
     app.router.add_get("/feeds", feeds_handler)
     app.router.add_get("/feeds/{name}.{ext}", feed_handler)

@@ -1,4 +1,5 @@
-"""Writing outputs to disk atomically: readers see the old file or the new one, never half."""
+"""Writing files atomically (exported feeds, an edited feeds.yaml): readers see the old file or
+the new one, never half of one."""
 
 from __future__ import annotations
 
@@ -7,16 +8,16 @@ import os
 import tempfile
 from pathlib import Path
 
-from aggregator.errors import PublishError
-
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, rename."""
+    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, rename.
+
+    Raises ``OSError`` (with the path in its message); callers map it to their error."""
     folder = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise PublishError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -33,4 +34,4 @@ def write_atomic(path: Path, data: bytes) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise PublishError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -59,7 +59,7 @@ def parse_size(value: object) -> int:
     return int(float(m.group(1)) * _SIZES[(m.group(2) or "b").lower()])
 
 
-def _check_url(value: str) -> str:
+def check_url(value: str) -> str:
     v = value.strip()
     parts = urlsplit(v)
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in v:
@@ -69,7 +69,7 @@ def _check_url(value: str) -> str:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
-Url = Annotated[str, BeforeValidator(lambda v: _check_url(v) if isinstance(v, str) else v)]
+Url = Annotated[str, BeforeValidator(lambda v: check_url(v) if isinstance(v, str) else v)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=100)]
 
 
@@ -139,8 +139,14 @@ class RetentionConfig(_Model):
         return None if isinstance(v, str) and v.strip().lower() == "forever" else v
 
 
+class DatabaseConfig(_Model):
+    url: str | None = None
+    pool_size: int = Field(5, ge=1, le=200)  # connections each process may hold (PostgreSQL)
+    statement_timeout: Duration = timedelta(seconds=30)  # longest statement or lock wait
+
+
 class FileConfig(_Model):
-    database: str | None = None
+    database: str | DatabaseConfig | None = None
     polling: PollingConfig = PollingConfig()
     feeds: tuple[FeedConfig, ...]
     outputs: tuple[OutputConfig, ...] = ()
@@ -154,6 +160,7 @@ class Settings(_Model):
 
     config_path: Path
     database_url: str
+    database: DatabaseConfig
     polling: PollingConfig
     feeds: tuple[FeedConfig, ...]
     outputs: tuple[OutputConfig, ...]
@@ -183,16 +190,23 @@ def load_config(path: Path, env: Mapping[str, str]) -> Settings:
         _raise(path, problems)
     feeds = _name_feeds(parsed.feeds)
     problems += _cross_checks(where, feeds, parsed.outputs)
-    db_url, db_problem = _database_url(path, parsed.database, env)
+    database = (
+        parsed.database
+        if isinstance(parsed.database, DatabaseConfig)
+        else DatabaseConfig(url=parsed.database)
+    )
+    db_url, db_problem = _database_url(path, database.url, env)
     if db_problem:
         from_env = "AGGREGATOR_DATABASE_URL" in db_problem
-        problems.append((0, db_problem) if from_env else where.describe(("database",), db_problem))
+        key = ("database", "url") if isinstance(parsed.database, DatabaseConfig) else ("database",)
+        problems.append((0, db_problem) if from_env else where.describe(key, db_problem))
     if problems:
         _raise(path, problems)
     outputs = parsed.outputs or (OutputConfig(name="all"),)
     return Settings(
         config_path=path.resolve(),
         database_url=db_url,
+        database=database,
         polling=parsed.polling,
         feeds=feeds,
         outputs=outputs,
@@ -280,6 +294,7 @@ _KNOWN: dict[str, type[BaseModel]] = {
     "dedup": DedupConfig,
     "server": ServerConfig,
     "retention": RetentionConfig,
+    "database": DatabaseConfig,
 }
 
 

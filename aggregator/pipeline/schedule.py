@@ -35,6 +35,16 @@ class Policy:
     floor: timedelta  # never closer than this
     ceiling: timedelta  # never further than this (except Retry-After)
 
+    @classmethod
+    def of(
+        cls, default: timedelta, floor: timedelta, ceiling: timedelta, own: timedelta | None = None
+    ) -> Policy:
+        """A feed's policy from the configured values: its own interval (else the default),
+        and the global floor and ceiling; an interval set for a feed is its own floor when
+        shorter than the global one (a feed the user wants every minute gets every minute)."""
+        interval = own or default
+        return cls(interval=interval, floor=min(floor, interval), ceiling=max(ceiling, interval))
+
 
 @dataclass(frozen=True, slots=True)
 class Observation:
@@ -44,7 +54,7 @@ class Observation:
     retry_after: datetime | None = None
     cache_lifetime: timedelta | None = None  # Cache-Control / Expires
     ttl: timedelta | None = None  # RSS <ttl> / sy:updatePeriod
-    recent_published: Sequence[datetime] = ()  # the feed's latest entries' times
+    posting: timedelta | None = None  # median gap between the feed's recent entries
 
 
 def posting_interval(times: Sequence[datetime]) -> timedelta | None:
@@ -56,11 +66,11 @@ def posting_interval(times: Sequence[datetime]) -> timedelta | None:
     return timedelta(seconds=statistics.median(gaps))
 
 
-def adapted_interval(policy: Policy, times: Sequence[datetime]) -> timedelta:
+def adapted_interval(policy: Policy, rate: timedelta | None) -> timedelta:
+    """The interval for a feed posting every ``rate`` (None: unknown)."""
     low = max(policy.floor, policy.interval * ADAPT_DOWN)
     high = min(policy.ceiling, policy.interval * ADAPT_UP)
     high = max(high, low)
-    rate = posting_interval(times)
     if rate is None:
         return min(max(policy.interval, low), high)
     return min(max(rate / 2, low), high)
@@ -75,7 +85,7 @@ def next_check(now: datetime, policy: Policy, seen: Observation, rng: random.Ran
         wait = min(backoff, max(policy.ceiling, policy.interval))
         when = now + _jitter(wait, rng)
         return max(when, seen.retry_after) if seen.retry_after else when
-    wait = adapted_interval(policy, seen.recent_published)
+    wait = adapted_interval(policy, seen.posting)
     for hint in (seen.cache_lifetime, seen.ttl):
         if hint is not None and hint > wait:
             wait = min(hint, max(policy.ceiling, policy.interval))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from xml.etree.ElementTree import Element, SubElement, tostring
+from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -45,15 +45,23 @@ def read_opml(data: bytes, source: str) -> list[Subscription]:
 
 
 def write_opml(title: str, subs: Sequence[Subscription]) -> bytes:
+    """OPML 2.0, indented; a feed's first tag is its folder (as readers import them)."""
     root = Element("opml", version="2.0")
     SubElement(SubElement(root, "head"), "title").text = title
     body = SubElement(root, "body")
+    folders: dict[str, Element] = {}
     for s in subs:
         attrs = {"type": "rss", "text": s.title or s.url, "xmlUrl": s.url}
         if s.title:
             attrs["title"] = s.title
         if s.tags:
             attrs["category"] = ",".join(s.tags)
-        SubElement(body, "outline", attrs)
+        parent = body
+        if s.tags:
+            parent = folders.get(s.tags[0]) or folders.setdefault(
+                s.tags[0], SubElement(body, "outline", {"text": s.tags[0], "title": s.tags[0]})
+            )
+        SubElement(parent, "outline", attrs)
+    indent(root, space="  ")
     xml: bytes = tostring(root, encoding="utf-8")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + xml + b"\n"

@@ -1,0 +1,36 @@
+"""Re-elect the representatives of stories whose members changed (see ``dedup.elect``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from aggregator.dedup import MemberInfo, elect_representative
+from aggregator.normalise.urls import is_variant_url, site_host
+from aggregator.store import Tx
+from aggregator.store import stories as story_repo
+from aggregator.store.values import MemberFacts
+
+
+def member_info(m: MemberFacts) -> MemberInfo:
+    return MemberInfo(
+        entry_id=m.entry_id,
+        feed_site=site_host(m.feed_site_url or m.feed_url),
+        feed_title=m.feed_title,
+        priority=m.priority,
+        time=m.published,
+        text_length=m.text_length,
+        attributed_sources=m.credits,
+        variant_url=is_variant_url(m.url),
+    )
+
+
+def reelect(tx: Tx, story_ids: Sequence[int], now: datetime) -> None:
+    """Elect each story's representative from its members as stored now (one query)."""
+    facts = story_repo.member_facts(tx, story_ids)
+    reps = []
+    for sid, members in sorted(facts.items()):
+        rep = elect_representative([member_info(m) for m in members])
+        published = next(m.published for m in members if m.entry_id == rep)
+        reps.append((sid, rep, published))
+    story_repo.set_representatives(tx, reps, now)

@@ -1,0 +1,136 @@
+"""``aggregator dedup rebuild``: sign and place every stored entry again, in publication order.
+
+After a change of ``dedup:`` settings or of the algorithm. Deterministic: the same database and
+settings give the same stories. It learns each feed's boilerplate from all of the feed's
+entries first, then replays the entries in batches, each batch one transaction: the database is
+consistent after every batch (every entry in exactly one story), so an interrupted rebuild
+leaves working stories and can simply be run again. A story founded by the same entry as before
+keeps its id (story keys derive from the founding entry), so ``/story/ID`` links survive where
+stories do not change. The cluster epoch is bumped, so running workers reload their indexes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from aggregator.cluster.elect import reelect
+from aggregator.cluster.state import doc_of, signature_record
+from aggregator.dedup import DedupDoc, DedupSettings, Engine, Placing
+from aggregator.models import MatchKind
+from aggregator.store import Database, Tx
+from aggregator.store import dedup as dedup_repo
+from aggregator.store import entries as entry_repo
+from aggregator.store import feeds as feed_repo
+from aggregator.store import stories as story_repo
+from aggregator.store.db import bump
+from aggregator.store.values import FeedState, NewMember, NewStory, StoredEntry
+
+BATCH = 1000  # entries placed per transaction
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def rebuild(
+    database: Database, settings: DedupSettings, now: datetime, progress: Progress | None = None
+) -> tuple[int, int]:
+    """Re-form every story; returns (entries placed, stories)."""
+    report = progress or (lambda phase, done, total: None)
+    engine = Engine(settings)
+    with database.transaction("starting the rebuild") as tx:
+        database.lock_clustering(tx)
+        bump(tx, "cluster_epoch")
+        order = dedup_repo.entries_in_order(tx)
+        feeds = {f.id: f for f in feed_repo.list_feeds(tx)}
+        dedup_repo.forget_learning(tx)
+        _learn(tx, engine, order, report)
+        for feed_id, counts in engine.boilerplate.snapshot().items():
+            dedup_repo.add_boilerplate(tx, feed_id, counts, 0, now)
+        dedup_repo.set_boilerplate_docs(tx, {f: engine.boilerplate.docs(f) for f in feeds})
+    known: entry_repo.IdentityKeys = {}
+    for start in range(0, len(order), BATCH):
+        chunk = order[start : start + BATCH]
+        with database.transaction("rebuilding stories") as tx:
+            database.lock_clustering(tx)
+            placing, mapping = _place(tx, engine, feeds, entry_repo.get_entries(tx, chunk), known, now)
+        placing.commit(mapping)
+        for key, (entry_id, story) in list(known.items()):
+            if story < 0:
+                known[key] = (entry_id, mapping[story])
+        report("placing", min(start + BATCH, len(order)), len(order))
+    with database.transaction("finishing the rebuild") as tx:
+        bump(tx, "cluster_epoch")
+        bump(tx)
+        return len(order), story_repo.counts(tx)["stories"]
+
+
+def _learn(tx: Tx, engine: Engine, order: list[int], report: Progress) -> None:
+    """Count every entry's lines into its feed's boilerplate, as the live runs would have."""
+    for start in range(0, len(order), BATCH):
+        for t in entry_repo.texts(tx, order[start : start + BATCH]):
+            engine.boilerplate.observe(t.feed_id, [t.text])
+        report("learning", min(start + BATCH, len(order)), len(order))
+
+
+def _place(
+    tx: Tx,
+    engine: Engine,
+    feeds: dict[int, FeedState],
+    batch: list[StoredEntry],
+    known: entry_repo.IdentityKeys,
+    now: datetime,
+) -> tuple[Placing, dict[int, int]]:
+    """Place one batch (identity from ``known``, the replayed entries, then the engine) and
+    move the entries' memberships; returns the placing to commit and the new stories' ids."""
+    prepared = engine.prepare([DedupDoc(e.id, e.feed_id, e.title, e.text, e.published) for e in batch])
+    placing = prepared.supply(doc_of(t) for t in entry_repo.texts(tx, prepared.needs))
+    key_of = {e.id: story_repo.story_key(feeds[e.feed_id].config_url, e.guid_key) for e in batch}
+    reusable = story_repo.ids_by_key(tx, list(key_of.values()))
+    before = story_repo.stories_of(tx, [e.id for e in batch])
+    founders: list[NewStory] = []
+    members: list[NewMember] = []
+    signatures = []
+    slots = iter(placing)
+    for entry in batch:
+        slot = next(slots)
+        kind, similarity, matched, detail = MatchKind.FIRST, None, None, None
+        hit = _identity(known, entry)
+        story: int
+        if hit is not None:
+            kind, similarity, matched, story = hit
+        else:
+            d = slot.decide()
+            if d.story_id is not None:
+                story, kind, similarity, matched = d.story_id, d.kind, d.similarity, d.matched_entry_id
+                detail = json.dumps(dict(d.detail), sort_keys=True) if d.detail else None
+            elif key_of[entry.id] in reusable:  # founded by the same entry as before: same id
+                story = reusable[key_of[entry.id]]
+            else:
+                founders.append(NewStory(key_of[entry.id], entry.id, entry.published))
+                story = -len(founders)
+        slot.place(story)
+        for key in entry_repo.identity_keys(entry):
+            known.setdefault(key, (entry.id, story))
+        members.append(NewMember(entry.id, story, kind.value, similarity, matched, detail))
+        signatures.append(signature_record(entry.id, slot.signature, entry.published))
+    ids = story_repo.create_stories(tx, founders, now)
+    mapping = {-(i + 1): sid for i, sid in enumerate(ids)}
+    members = [replace(m, story_id=mapping.get(m.story_id, m.story_id)) for m in members]
+    story_repo.move_members(tx, [m for m in members if m.entry_id in before], now)
+    story_repo.add_members(tx, [m for m in members if m.entry_id not in before], now)
+    dedup_repo.save_signatures(tx, signatures)
+    story_repo.delete_empty_stories(tx)
+    touched = sorted({m.story_id for m in members} | set(before.values()))
+    story_repo.touch(tx, touched, now)
+    reelect(tx, touched, now)
+    return placing, mapping
+
+
+def _identity(known: entry_repo.IdentityKeys, entry: StoredEntry) -> tuple[MatchKind, float, int, int] | None:
+    for key in entry_repo.identity_keys(entry):
+        hit = known.get(key)
+        if hit is not None and hit[0] != entry.id:
+            return MatchKind(key[0]), 1.0, hit[0], hit[1]
+    return None

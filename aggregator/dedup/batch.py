@@ -1,0 +1,343 @@
+"""One batch of new entries through the engine: prepared, supplied with texts, placed, committed.
+
+Each step is a type of its own, so the order is carried by the code, not by a comment:
+
+- ``Prepared`` (from ``Engine.prepare``): the batch signed (one numpy pass), its LSH candidates
+  found in the index and among each other, ranked by the containment their signatures imply;
+  ``needs`` lists the stored entries whose texts verification may read (not in the cache).
+- ``Placing`` (from ``Prepared.supply(texts)``): iterate it for one ``Slot`` per entry, in
+  order; each is decided (only plausible candidates are verified, a few per story, and a
+  newcomer must resemble a story's other members too, so unrelated stories are not chained)
+  or placed by the caller's identity match. Entries of the batch see the earlier ones.
+- ``Placing.commit(story_ids)``: after the caller's transaction committed, the placements
+  (with the real ids of the stories the caller created) become the engine's; ``abandon``
+  forgets the batch instead. Nothing reaches the engine's state before the commit, so a failed
+  transaction leaves it exactly as the database is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from aggregator.dedup.engine import Decision, DedupDoc, Engine
+from aggregator.dedup.index import MAX_BUCKET
+from aggregator.dedup.rows import containment
+from aggregator.dedup.signature import Signature, sign_many
+from aggregator.dedup.text import Cleaned, Features, features, sign_tokens
+from aggregator.dedup.verify import STORY_SUPPORT, STORY_VETOES, Verdict, verify
+from aggregator.models import MatchKind
+
+PLAUSIBLE = 0.45  # estimated containment (from the signatures) a candidate needs to be verified;
+#                   true pairs of the dev corpus: 99.5% estimate >= 0.6, 0.08% < 0.45
+MAX_VERIFY = 12  # verifications per new entry at most...
+PER_STORY = 4  # ...and per candidate story, best estimate first (one member may veto, another match)
+SUPPORT_SAMPLE = 4  # members of a story a newcomer is also compared with
+_KINDS = {"copy": MatchKind.COPY, "reworded": MatchKind.REWORDED, "excerpt": MatchKind.EXCERPT}
+
+
+class Prepared:
+    """A batch signed and ranked; hand ``supply`` the texts of ``needs``."""
+
+    def __init__(self, engine: Engine, docs: Sequence[DedupDoc]) -> None:
+        self._engine = engine
+        self.docs = tuple(docs)
+        self._cleaned: list[Cleaned] = [engine.clean(d) for d in self.docs]
+        self.signatures: list[Signature] = sign_many([sign_tokens(c) for c in self._cleaned])
+        r = engine.rows
+        self._rows = r.append(
+            np.array([d.entry_id for d in self.docs], dtype=np.int64),
+            np.full(len(self.docs), -1, dtype=np.int64),
+            np.array([d.time.timestamp() for d in self.docs], dtype=np.float64),
+            self.signatures,
+            alive=False,
+        )
+        self._ok = np.flatnonzero(r.indexed(self._rows)) if self.docs else np.empty(0, dtype=np.int64)
+        self._keys = np.empty((0, engine.index.bands), dtype=np.uint64)
+        ranked: dict[int, list[tuple[int, float]]] = {}
+        if self._ok.size:
+            pos, found = self._candidate_rows(self._rows[self._ok])
+            ranked = self._rank(self._ok[pos], found)
+        self._candidates = [ranked.get(i, []) for i in range(len(self.docs))]
+        self._pinned: dict[int, Features] = {}
+        self.needs: list[int] = self._needed()
+        self._done = False
+
+    # ------------------------------------------------------------------ candidates
+    def _candidate_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in ``rows``, candidate row) pairs: LSH hits in the index and in the batch."""
+        e = self._engine
+        r = e.rows
+        self._keys = e.index.keys(r.full[rows], r.lead[rows])
+        mine, shared = self._within_batch(rows, self._keys) if rows.size > 1 else ([], None)
+        pos, found = e.index.query(self._keys, extra=shared)
+        if mine:
+            pairs = np.unique(np.array(mine, dtype=np.int64), axis=0)
+            pos, found = np.concatenate([pos, pairs[:, 0]]), np.concatenate([found, pairs[:, 1]])
+        e.stats["lsh_rows"] += pos.size
+        return pos, found
+
+    def _within_batch(self, rows: np.ndarray, keys: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """Pairs (position, row of an earlier entry of the batch) sharing a band key, and for
+        each key how many other entries of the batch have it (they count towards its bucket)."""
+        flat = keys.ravel()
+        order = np.argsort(flat, kind="stable")
+        sorted_keys = flat[order]
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        sizes = np.diff(np.r_[starts, flat.size])
+        others = np.empty(flat.size, dtype=np.int64)
+        others[order] = np.repeat(sizes - 1, sizes)
+        mine: list[tuple[int, int]] = []
+        bands = self._engine.index.bands
+        for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+            if size > MAX_BUCKET:
+                continue
+            members = sorted({int(x) // bands for x in order[start : start + size]})
+            mine.extend((j, int(rows[i])) for n, j in enumerate(members) for i in members[:n])
+        return mine, others.reshape(keys.shape)
+
+    def _rank(self, pos: np.ndarray, found: np.ndarray) -> dict[int, list[tuple[int, float]]]:
+        """Per position in the batch: plausible candidate rows, best estimate first.
+
+        The estimate is the larger of the full texts' and the leads' containment, estimated
+        from the signatures; ties go to the lowest entry id (deterministic).
+        """
+        if not pos.size:
+            return {}
+        r = self._engine.rows
+        first = int(self._rows[0])
+        me = self._rows[pos]
+        near = np.abs(r.time[found] - r.time[me]) <= self._engine.settings.window.total_seconds()
+        near &= (r.alive[found] | (found >= first)) & (found != me)  # placed, or of this batch
+        pos, me, found = pos[near], me[near], found[near]
+        full = containment((r.full[found] == r.full[me]).mean(axis=1), r.full_size[me], r.full_size[found])
+        lead = containment((r.lead[found] == r.lead[me]).mean(axis=1), r.lead_size[me], r.lead_size[found])
+        est = np.maximum(full, lead)
+        keep = est >= PLAUSIBLE
+        pos, found, est = pos[keep], found[keep], est[keep]
+        self._engine.stats["plausible"] += pos.size
+        order = np.lexsort((r.entry[found], -est, pos))
+        out: dict[int, list[tuple[int, float]]] = {}
+        for p, row, e in zip(pos[order].tolist(), found[order].tolist(), est[order].tolist(), strict=True):
+            out.setdefault(p, []).append((row, e))
+        return out
+
+    def _needed(self) -> list[int]:
+        """Stored entries any decision of the batch may verify against: the shortlisted ones and,
+        for their stories, the members the anti-chaining check reads. Those cached are pinned
+        for the batch; the others are returned, for the caller to read."""
+        e = self._engine
+        r = e.rows
+        relevant: set[int] = set()
+        for cands in self._candidates:
+            taken: dict[int, int] = {}
+            verified = 0
+            for row, _ in cands:
+                if not r.alive[row]:  # of this batch: its features are at hand
+                    continue
+                story = int(r.story[row])
+                if taken.get(story, 0) >= PER_STORY:
+                    continue
+                taken[story] = taken.get(story, 0) + 1
+                relevant.add(int(r.entry[row]))
+                verified += 1
+                if verified == MAX_VERIFY:
+                    break
+            for story in taken:
+                relevant.update(e.members(story)[: SUPPORT_SAMPLE + 1])
+        missing = []
+        for entry_id in sorted(relevant):
+            f = e.cached(entry_id)
+            if f is None:
+                missing.append(entry_id)
+            else:
+                self._pinned[entry_id] = f
+        return missing
+
+    # ------------------------------------------------------------------ next step
+    def supply(self, texts: Iterable[DedupDoc]) -> Placing:
+        """The stored candidates' texts (``needs``), with the story each is in now."""
+        e = self._engine
+        supplied = {d.entry_id: d for d in texts}
+        e.stats["texts_read"] += len(supplied)
+        gone = []
+        for entry_id in self.needs:
+            doc = supplied.get(entry_id)
+            if doc is None:  # deleted meanwhile (retention in another process)
+                gone.append(entry_id)
+                continue
+            if doc.story_id is not None and e.story_of(entry_id) not in (None, doc.story_id):
+                e.move(entry_id, doc.story_id)  # the database is the truth
+            f = e.features_of(doc)
+            e.remember(entry_id, f)
+            self._pinned[entry_id] = f
+        e.remove(gone)
+        return Placing(self)
+
+    def abandon(self) -> None:
+        """Forget the batch: its rows are dead."""
+        if not self._done:
+            self._done = True
+            self._engine.kill_rows(self._rows.tolist())
+            self._engine._closed(self)
+
+
+class Slot:
+    """One entry of a ``Placing``: decide where it goes (or take the caller's identity match),
+    then ``place`` it."""
+
+    def __init__(self, placing: Placing, position: int) -> None:
+        self._placing = placing
+        self.position = position
+        self.doc = placing.prepared.docs[position]
+        self.signature = placing.prepared.signatures[position]
+        self.placed = False
+
+    def decide(self) -> Decision:
+        return self._placing.decide(self.position)
+
+    def place(self, story_id: int) -> None:
+        """Put the entry in ``story_id`` (a caller's provisional id for a story it will create is
+        fine: ``commit`` maps it to the real one)."""
+        self._placing.place(self.position, story_id)
+        self.placed = True
+
+
+class Placing:
+    """The batch being placed; see the module doc."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.prepared = prepared
+        self._engine = prepared._engine
+        self._story: dict[int, int] = {}  # position -> story, once placed
+        self._added: dict[int, list[int]] = {}  # story -> entries of the batch placed in it
+        self._position = {d.entry_id: i for i, d in enumerate(prepared.docs)}
+        self._own: dict[int, Features] = {}  # features of the batch's entries, made when needed
+        self._next = 0
+
+    def __iter__(self) -> Iterator[Slot]:
+        for i in range(len(self.prepared.docs)):
+            if i != self._next:
+                raise RuntimeError("a slot must be placed before the next one is taken")
+            yield Slot(self, i)
+
+    # ------------------------------------------------------------------ views through the batch
+    def _row_story(self, row: int, before: int) -> int | None:
+        """The story of a candidate row as the ``before``-th entry of the batch sees it."""
+        p = self.prepared
+        first = int(p._rows[0])
+        if row >= first:
+            pos = row - first
+            return self._story.get(pos) if pos < before else None
+        r = self._engine.rows
+        return int(r.story[row]) if r.alive[row] else None
+
+    def _features(self, entry_id: int) -> Features | None:
+        pos = self._position.get(entry_id)
+        if pos is None:
+            return self.prepared._pinned.get(entry_id)
+        f = self._own.get(pos)
+        if f is None:
+            f = self._own[pos] = features(self.prepared._cleaned[pos])
+        return f
+
+    def members(self, story_id: int) -> list[int]:
+        return self._engine.members(story_id) + self._added.get(story_id, [])
+
+    def _shortlist(self, i: int) -> list[tuple[int, int]]:
+        """(entry, story) pairs to verify: the best few of each story, stories by best estimate."""
+        r = self._engine.rows
+        taken: dict[int, int] = {}
+        out: list[tuple[int, int]] = []
+        for row, _ in self.prepared._candidates[i]:
+            story = self._row_story(row, i)
+            if story is None or taken.get(story, 0) >= PER_STORY:
+                continue
+            taken[story] = taken.get(story, 0) + 1
+            out.append((int(r.entry[row]), story))
+            if len(out) == MAX_VERIFY:
+                break
+        return out
+
+    # ------------------------------------------------------------------ decide, place
+    def decide(self, i: int) -> Decision:
+        if i != self._next:
+            raise RuntimeError("entries of a batch are decided in order")
+        shortlist = self._shortlist(i)
+        if not shortlist:
+            return Decision(None, None, MatchKind.FIRST, None)
+        mine = self._features(self.prepared.docs[i].entry_id)
+        assert mine is not None
+        verdicts: dict[int, Verdict] = {}
+        story_of: dict[int, int] = {}
+        for entry_id, story in shortlist:
+            f = self._features(entry_id)
+            if f is not None:
+                verdicts[entry_id] = verify(mine, f)
+                story_of[entry_id] = story
+        self._engine.stats["verified"] += len(verdicts)
+        best: dict[int, tuple[float, int]] = {}
+        for entry_id, v in verdicts.items():
+            sid = story_of[entry_id]
+            better = sid not in best or (v.score, -entry_id) > (best[sid][0], -best[sid][1])
+            if v.same and self._engine.settings.allows(v.method) and better:
+                best[sid] = (v.score, entry_id)
+        for sid, (score, matched) in sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0])):
+            if self._supported(mine, sid, matched, verdicts):
+                v = verdicts[matched]
+                return Decision(sid, matched, _KINDS[v.method], score, dict(v.detail))
+        return Decision(None, None, MatchKind.FIRST, None)
+
+    def _supported(self, f: Features, story_id: int, matched: int, verdicts: Mapping[int, Verdict]) -> bool:
+        """Anti-chaining: the newcomer must also resemble the story's other members."""
+        others = [m for m in self.members(story_id) if m != matched][:SUPPORT_SAMPLE]
+        scores = []
+        for m in others:
+            v = verdicts.get(m)
+            if v is None:
+                fm = self._features(m)
+                if fm is None:
+                    continue
+                v = verify(f, fm)
+            if v.method in STORY_VETOES:
+                return False
+            scores.append(max(v.detail.get("containment", 0.0), v.detail.get("lead", 0.0)))
+        return not scores or sum(scores) / len(scores) >= STORY_SUPPORT
+
+    def place(self, i: int, story_id: int) -> None:
+        if i != self._next:
+            raise RuntimeError("entries of a batch are placed in order")
+        self._story[i] = story_id
+        self._added.setdefault(story_id, []).append(self.prepared.docs[i].entry_id)
+        self._next += 1
+
+    # ------------------------------------------------------------------ end
+    def commit(self, stories: Mapping[int, int] | None = None) -> None:
+        """Make the placements the engine's; ``stories`` maps provisional story ids to real ones."""
+        p, e = self.prepared, self._engine
+        if p._done:
+            raise RuntimeError("this batch was already committed or abandoned")
+        real = stories or {}
+        r = e.rows
+        placed: list[int] = []
+        dead: list[int] = []
+        for pos, row in enumerate(p._rows.tolist()):
+            if pos not in self._story:
+                dead.append(row)
+                continue
+            story = real.get(self._story[pos], self._story[pos])
+            r.story[row], r.alive[row] = story, True
+            e._placed([p.docs[pos].entry_id], [story], [row])
+            placed.append(pos)
+        e.kill_rows(dead)
+        if p._ok.size:
+            keep = np.isin(p._ok, placed)
+            e.index.add(p._rows[p._ok[keep]], p._keys[keep])
+        for pos, f in self._own.items():
+            e.remember(p.docs[pos].entry_id, f)
+        p._done = True
+        e._closed(p)
+
+    def abandon(self) -> None:
+        self.prepared.abandon()

@@ -1,0 +1,41 @@
+"""A fetched body made ready to store: parse, then normalise. Pure; runs in a worker process.
+
+What crosses back to the main process is a ``Digest`` of plain values. Entries the store
+already has exactly as parsed (their ``raw_hash`` is in ``known``) are left out before their
+HTML is sanitised and reduced to text: a changed feed of fifty entries usually brings one or
+two new ones, and the other forty-eight cost only their parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from aggregator.models import Digest, FeedDiscovery
+from aggregator.normalise import normalise_feed, plain_title
+from aggregator.parse import parse
+
+
+@dataclass(frozen=True, slots=True)
+class DigestJob:
+    body: bytes
+    headers: Mapping[str, str]  # response headers, lower-case names
+    url: str  # the final URL after redirects: the base for relative links
+    feed_url: str  # the feed as configured
+    now: datetime
+    known: frozenset[str] = field(default_factory=frozenset)  # raw hashes of stored entries
+
+
+def digest(job: DigestJob) -> Digest | FeedDiscovery:
+    """Parse and normalise one document. Raises ``ParseError`` naming the URL."""
+    parsed = parse(job.body, job.headers, job.url)
+    if isinstance(parsed, FeedDiscovery):
+        return parsed
+    entries = normalise_feed(parsed, feed_url=job.feed_url, base_url=job.url, now=job.now, known=job.known)
+    return Digest(
+        feed=replace(parsed, entries=()),
+        title=plain_title(parsed.title, parsed.title_is_html),
+        entries=tuple(entries),
+        unchanged=len(parsed.entries) - len(entries),
+    )

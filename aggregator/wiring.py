@@ -1,0 +1,82 @@
+"""From settings to the objects the stages need: the composition shared by commands and daemon.
+
+Holds no policy of its own: it translates ``feeds.yaml`` values into the values each stage
+takes (database options, dedup knobs, fetch limits, polling policies) and opens the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aggregator import USER_AGENT
+from aggregator.config import Settings
+from aggregator.dedup import DedupSettings
+from aggregator.fetch import FetchSettings
+from aggregator.pipeline.runner import RunnerSettings
+from aggregator.pipeline.schedule import Policy
+from aggregator.store import Database, DatabaseOptions
+from aggregator.store import feeds as feed_repo
+from aggregator.store.db import bump
+from aggregator.store.values import FeedState
+
+
+def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """The database of ``settings``, its schema brought up to date (unless ``migrate`` is off)."""
+    db = settings.database
+    database = Database(
+        settings.database_url,
+        DatabaseOptions(pool_size=db.pool_size, statement_timeout=db.statement_timeout.total_seconds()),
+    )
+    if migrate:
+        try:
+            database.ensure_schema()
+        except BaseException:
+            database.close()
+            raise
+    return database
+
+
+def dedup_settings(settings: Settings) -> DedupSettings:
+    d = settings.dedup
+    return DedupSettings(enabled=d.enabled, window=d.window, reworded=d.reworded, excerpts=d.excerpts)
+
+
+def fetch_settings(settings: Settings) -> FetchSettings:
+    p = settings.polling
+    return FetchSettings(
+        user_agent=p.user_agent or USER_AGENT,
+        total_timeout=p.timeout.total_seconds(),
+        max_body_bytes=p.max_body,
+        limit=max(p.concurrency, 1),
+        limit_per_host=max(p.per_host, 1),
+    )
+
+
+def policy_of(settings: Settings, feed: FeedState) -> Policy:
+    p = settings.polling
+    configured = settings.feed(feed.name)
+    return Policy.of(p.interval, p.min_interval, p.max_interval, configured.interval if configured else None)
+
+
+def runner_settings(
+    current: Callable[[], Settings], owner: str, *, hold_writes: float | None, workers: int | None = None
+) -> RunnerSettings:
+    settings = current()
+    return RunnerSettings(
+        fetch=fetch_settings(settings),
+        owner=owner,
+        policy=lambda feed: policy_of(current(), feed),
+        parse_timeout=settings.polling.timeout.total_seconds(),
+        workers=workers,
+        hold_writes=hold_writes,
+    )
+
+
+def sync_config(database: Database, settings: Settings, now: datetime) -> list[FeedState]:
+    """Feed rows matching feeds.yaml, in config order (safe with several processes at once)."""
+    with database.transaction("updating the feeds table from feeds.yaml") as tx:
+        states, changed = feed_repo.sync_feeds(tx, settings.feeds, now)
+        if changed:
+            bump(tx)  # titles and outputs shown by the web pages may have changed
+    return states
