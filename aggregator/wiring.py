@@ -7,11 +7,11 @@ takes (database options, dedup knobs, fetch limits, polling policies) and opens 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aggregator import USER_AGENT
 from aggregator.config import Settings
-from aggregator.dedup import DedupSettings
+from aggregator.dedup.settings import DedupSettings
 from aggregator.fetch import FetchSettings
 from aggregator.pipeline.runner import RunnerSettings
 from aggregator.pipeline.schedule import Policy
@@ -53,10 +53,27 @@ def fetch_settings(settings: Settings) -> FetchSettings:
     )
 
 
-def policy_of(settings: Settings, feed: FeedState) -> Policy:
-    p = settings.polling
-    configured = settings.feed(feed.name)
-    return Policy.of(p.interval, p.min_interval, p.max_interval, configured.interval if configured else None)
+class Policies:
+    """Each feed's polling policy under the current settings, looked up by name in a table
+    made once per configuration (a round of thousands of feeds asks for every one)."""
+
+    def __init__(self, current: Callable[[], Settings]) -> None:
+        self._current = current
+        self._settings: Settings | None = None
+        self._table: dict[str, Policy] = {}
+        self._default = Policy.of(timedelta(minutes=30), timedelta(minutes=5), timedelta(days=1))
+
+    def __call__(self, feed: FeedState) -> Policy:
+        settings = self._current()
+        if settings is not self._settings:
+            p = settings.polling
+            self._default = Policy.of(p.interval, p.min_interval, p.max_interval)
+            of = Policy.of
+            self._table = {
+                f.name: of(p.interval, p.min_interval, p.max_interval, f.interval) for f in settings.feeds
+            }
+            self._settings = settings
+        return self._table.get(feed.name, self._default)
 
 
 def runner_settings(
@@ -66,7 +83,7 @@ def runner_settings(
     return RunnerSettings(
         fetch=fetch_settings(settings),
         owner=owner,
-        policy=lambda feed: policy_of(current(), feed),
+        policy=Policies(current),
         parse_timeout=settings.polling.timeout.total_seconds(),
         workers=workers,
         hold_writes=hold_writes,

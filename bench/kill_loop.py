@@ -1,11 +1,13 @@
-"""Kill the poller with SIGKILL at random moments, many times; check the database after each.
+"""Kill the poller with SIGKILL mid-round, many times; check the database after each.
 
     python bench/kill_loop.py [--kills 100] [--feeds 6] [--items 250]
 
-Serves synthetic feeds on 127.0.0.1, starts `aggregator poll` again and again and kills it after
-a random delay. After every kill: SQLite integrity check, every entry in exactly one story, no
-entry stored twice, no committed entry missing. Finally one round runs to completion. Prints the
-figures as JSON (integrity failures must be 0).
+Serves synthetic feeds on 127.0.0.1 that gain 50 new entries before every round (older ones
+scroll out), starts `aggregator poll` again and again and kills it once a random number of
+feeds (at least one, never all) have committed, so every kill lands mid-round, with other feeds
+being fetched, parsed or written. After every kill: SQLite integrity check, every entry in
+exactly one story, no entry stored twice, no committed entry missing. Finally one round runs to
+completion. Prints the figures as JSON (integrity failures must be 0).
 """
 
 from __future__ import annotations
@@ -13,18 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.httpserver import LocalServer  # noqa: E402
-from tests.synthetic import feed_bytes  # noqa: E402
+from tests.synthetic import feed_bytes, poll_killed_after  # noqa: E402
 from tests.test_faults import check  # noqa: E402
 
 
@@ -40,29 +40,17 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="kill-loop."))
     lines = [f"database: sqlite:///{tmp / 'agg.db'}", "feeds:"]
     for n in range(args.feeds):
-        # every few kills the feeds gain entries, so rounds keep having work to do
         lines.append(f"  - url: {server.serve_bytes(f'/f{n}.rss', feed_bytes(n, args.items))}")
     config = tmp / "feeds.yaml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     kills = completed = failures = lost = 0
     committed = 0
     for i in range(args.kills):
-        if i % 10 == 0:
-            for n in range(args.feeds):
-                server.serve_bytes(f"/f{n}.rss", feed_bytes(n, args.items, seed=i // 10))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "aggregator", "--config", str(config), "poll"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=ROOT,
-        )
-        time.sleep(rng.uniform(0.3, 4.0))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        else:
-            completed += 1
-        proc.wait()
+        for n in range(args.feeds):  # the feeds move on: 50 new entries, the oldest scroll out
+            server.serve_bytes(f"/f{n}.rss", feed_bytes(n, args.items, start=50 * i))
+        killed, _ = poll_killed_after(config, rng.randint(1, max(1, args.feeds - 2)), cwd=ROOT)
+        kills += killed
+        completed += not killed
         if not (tmp / "agg.db").exists():
             continue
         n, found = check(tmp / "agg.db")

@@ -113,3 +113,32 @@ def test_sizes() -> None:
     assert parse_size("16MB") == 16 * 1024 * 1024 and parse_size(512) == 512
     with pytest.raises(ValueError):
         parse_size("lots")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        (DATA / "config" / "full.yaml").read_text(encoding="utf-8"),
+        (Path(__file__).resolve().parents[1] / "feeds.yaml").read_text(encoding="utf-8"),
+        "feeds:\n  - url: https://a.example/rss\n    language: no\n    title: yes\n    priority: 010\n",
+        "feeds:\n  - url: https://a.example/rss\n    enabled: false\npolling:\n  interval: 90\n",
+    ],
+)
+def test_the_fast_reading_gives_what_the_careful_one_gives(text: str, tmp_path: Path) -> None:
+    """libyaml under the YAML 1.2 schema reads feeds.yaml as ruamel.yaml does."""
+    from aggregator.config import fastyaml, settings
+
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text, encoding="utf-8")
+    careful = settings._plain(settings._read_yaml(path, text))
+    assert fastyaml.load(text) == careful
+    assert load_config(path, {}) == settings._settings(path, careful, {}, settings._Locator(path, None))
+
+
+def test_a_key_given_twice_is_reported_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "feeds:\n  - url: https://a.example/rss\n    url: https://b.example/rss\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"feeds.yaml:3"):
+        load_config(path, {})

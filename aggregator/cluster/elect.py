@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from aggregator.dedup import MemberInfo, elect_representative
-from aggregator.normalise.urls import is_variant_url, site_host
+from aggregator.dedup.elect import MemberInfo, elect_representative
 from aggregator.store import Tx
 from aggregator.store import stories as story_repo
 from aggregator.store.values import MemberFacts
 
 
 def member_info(m: MemberFacts) -> MemberInfo:
+    from aggregator.normalise.urls import is_variant_url, site_host  # (w3lib: loaded when needed)
+
     return MemberInfo(
         entry_id=m.entry_id,
         feed_site=site_host(m.feed_site_url or m.feed_url),

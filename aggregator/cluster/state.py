@@ -16,24 +16,30 @@ import logging
 import time
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from aggregator.dedup import ALGO_VERSION, NUM_PERM, SEED, DedupDoc, DedupSettings, Engine, Indexed, Signature
-from aggregator.normalise import credits
+from aggregator.dedup.settings import DedupSettings
 from aggregator.store import Database, Tx
 from aggregator.store import dedup as dedup_repo
 from aggregator.store import entries as entry_repo
-from aggregator.store.db import counter
+from aggregator.store.db import counters
 from aggregator.store.values import EntryText, IndexedRecord, SignatureRecord
+
+if TYPE_CHECKING:  # the engine (and NumPy) load on first need, not with this module
+    from aggregator.dedup.engine import DedupDoc, Engine
+    from aggregator.dedup.signature import Signature
 
 log = logging.getLogger("aggregator.cluster")
 
 
 def doc_of(t: EntryText) -> DedupDoc:
+    from aggregator.dedup.engine import DedupDoc
+
     return DedupDoc(t.entry_id, t.feed_id, t.title, t.text, t.published, t.story_id)
 
 
 def signature_record(entry_id: int, sig: Signature, doc_time: datetime) -> SignatureRecord:
-    return SignatureRecord(entry_id, sig.algo_version, NUM_PERM, SEED, sig.to_bytes(), doc_time)
+    return SignatureRecord(entry_id, sig.algo_version, sig.num_perm, sig.seed, sig.to_bytes(), doc_time)
 
 
 class ClusterState:
@@ -44,6 +50,7 @@ class ClusterState:
         self.engine: Engine | None = None
         self._epoch = -1
         self._seq = -1  # the last boilerplate change number applied
+        self._changes = -1  # the shared change counter when this engine last matched the database
         self.loaded_in: float | None = None
 
     @property
@@ -67,8 +74,11 @@ class ClusterState:
         log.info("dedup index ready: %d entries in %.1f s", len(engine), self.loaded_in)
 
     def _load(self, tx: Tx) -> tuple[Engine, dict[int, int]]:
+        from aggregator.dedup.engine import Engine
+
         engine = Engine(self.settings)
-        self._epoch = counter(tx, "cluster_epoch")
+        shared = counters(tx)
+        self._epoch, self._changes = shared.get("cluster_epoch", 0), shared.get("changes", 0)
         self._reload_boilerplate(tx, engine, after=-1)
         stale = self._index(engine, dedup_repo.indexed_since(tx, 0))
         return engine, stale
@@ -76,6 +86,9 @@ class ClusterState:
     def _index(self, engine: Engine, records: Iterable[IndexedRecord]) -> dict[int, int]:
         """Add stored signatures to ``engine``; returns {entry: story} of those signed by
         another algorithm version (an older release), to re-sign from their texts."""
+        from aggregator.dedup.engine import Indexed
+        from aggregator.dedup.signature import ALGO_VERSION, Signature
+
         batch: list[Indexed] = []
         stale: dict[int, int] = {}
         for r in records:
@@ -97,6 +110,8 @@ class ClusterState:
     def _resign(self, tx: Tx, engine: Engine, stale: dict[int, int]) -> None:
         if not stale:
             return
+        from aggregator.dedup.engine import Indexed
+
         log.info("re-signing %d entries signed by another algorithm version", len(stale))
         records, items = [], []
         for t in entry_repo.texts(tx, sorted(stale)):
@@ -120,7 +135,8 @@ class ClusterState:
         """Under the clustering lock, inside the run's transaction: catch up with the database."""
         if not self.enabled:
             return None
-        epoch = counter(tx, "cluster_epoch")
+        shared = counters(tx)
+        epoch, changes = shared.get("cluster_epoch", 0), shared.get("changes", 0)
         if self.engine is None or epoch != self._epoch:
             if self.engine is not None:
                 log.info("stories were re-formed (dedup rebuild): reloading the dedup index")
@@ -129,26 +145,37 @@ class ClusterState:
                 self._resign(tx, self.engine, stale)
             return self.engine
         engine = self.engine
+        if changes == self._changes:  # nobody wrote anything since: nothing to catch up with
+            return engine
         self._reload_boilerplate(tx, engine, self._seq)
         others = list(dedup_repo.indexed_since(tx, engine.max_entry_id()))
         if others:
             stale = self._index(engine, others)
             if stale:
                 self._resign(tx, engine, stale)
+        self._changes = changes
         return engine
 
     def learned(self, seq: int) -> None:
         """This process wrote boilerplate change number ``seq`` (already in its memory)."""
         self._seq = max(self._seq, seq)
 
+    def committed(self, changes: int) -> None:
+        """This process's run committed, leaving the change counter at ``changes``: the engine
+        (which holds the run's placements) matches the database as of that number."""
+        if self.engine is not None:
+            self._changes = changes
+
     def forget(self) -> None:
         """Drop the engine (after a failure that may have left it ahead of the database)."""
         self.engine = None
-        self._epoch = self._seq = -1
+        self._epoch = self._seq = self._changes = -1
 
 
 def fill_credits(tx: Tx) -> int:
     """Record the credited sources of entries stored before they were recorded."""
+    from aggregator.normalise.credits import credits
+
     done = 0
     while rows := dedup_repo.missing_credits(tx):
         dedup_repo.set_credits(tx, [(i, "\n".join(credits(text))) for i, text in rows])

@@ -16,10 +16,8 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from aggregator.config import fastyaml
 from aggregator.errors import ConfigError
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.I)
@@ -178,18 +176,39 @@ def resolve_config_path(cli_value: str | None, env: Mapping[str, str]) -> Path:
     return Path(cli_value or env.get("AGGREGATOR_CONFIG") or "feeds.yaml")
 
 
+class _Relocate(Exception):
+    """The fast reading found problems: read again with line numbers to report them."""
+
+
 def load_config(path: Path, env: Mapping[str, str]) -> Settings:
-    raw = _read_yaml(path)
-    where = _Locator(path, raw)
+    """Read and validate feeds.yaml; ``ConfigError`` lists every problem with its line."""
+    text = _read_text(path)
+    try:
+        fast = fastyaml.load(text)
+    except Exception:  # any doubt: the careful reading below says what is wrong
+        fast = None
+    if isinstance(fast, dict):
+        try:
+            return _settings(path, fast, env, None)
+        except _Relocate:
+            pass
+    raw = _read_yaml(path, text)
+    return _settings(path, _plain(raw), env, _Locator(path, raw))
+
+
+def _settings(path: Path, data: dict[str, Any], env: Mapping[str, str], where: _Locator | None) -> Settings:
     problems: list[tuple[int, str]] = []
     try:
-        parsed = FileConfig.model_validate(_plain(raw))
+        parsed = FileConfig.model_validate(data)
     except ValidationError as exc:
+        if where is None:
+            raise _Relocate from exc
         for e in exc.errors():
-            problems.append(where.describe(e["loc"], _message(e, raw)))
+            problems.append(where.describe(e["loc"], _message(e, data)))
         _raise(path, problems)
     feeds = _name_feeds(parsed.feeds)
-    problems += _cross_checks(where, feeds, parsed.outputs)
+    locate = where or _Locator(path, None)  # no lines yet: problems are read again
+    problems += _cross_checks(locate, feeds, parsed.outputs)
     database = (
         parsed.database
         if isinstance(parsed.database, DatabaseConfig)
@@ -199,8 +218,10 @@ def load_config(path: Path, env: Mapping[str, str]) -> Settings:
     if db_problem:
         from_env = "AGGREGATOR_DATABASE_URL" in db_problem
         key = ("database", "url") if isinstance(parsed.database, DatabaseConfig) else ("database",)
-        problems.append((0, db_problem) if from_env else where.describe(key, db_problem))
+        problems.append((0, db_problem) if from_env else locate.describe(key, db_problem))
     if problems:
+        if where is None:
+            raise _Relocate
         _raise(path, problems)
     outputs = parsed.outputs or (OutputConfig(name="all"),)
     return Settings(
@@ -216,16 +237,24 @@ def load_config(path: Path, env: Mapping[str, str]) -> Settings:
     )
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no such file; create it (see README.md, 'Configuration'), "
-            "or pass --config FILE / set AGGREGATOR_CONFIG"
+            f"{path}: no such file; create it with `aggregator init` (see README.md, "
+            "'Configuration'), or pass --config FILE / set AGGREGATOR_CONFIG"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it: {exc}") from exc
+
+
+def _read_yaml(path: Path, text: str) -> Any:
+    """The round-trip reading: slower, but every value knows its line (for error messages)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         data = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
@@ -254,10 +283,14 @@ def _plain(node: Any) -> Any:
 class _Locator:
     """Maps a key path (``("feeds", 3, "interval")``) to a line in the file."""
 
-    def __init__(self, path: Path, root: CommentedMap) -> None:
-        self.path, self.root = path, root
+    def __init__(self, path: Path, root: Any) -> None:
+        self.path, self.root = path, root  # ruamel's round-trip document (None: no lines known)
 
     def line_of(self, loc: Sequence[int | str]) -> tuple[int, int]:
+        if self.root is None:
+            return 1, 1
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
         node: Any = self.root
         line, col = 1, 1
         for key in loc:

@@ -29,7 +29,7 @@ from aggregator.pipeline.runner import Runner
 from aggregator.pipeline.schedule import first_check
 from aggregator.store import feeds as feed_repo
 from aggregator.store.values import FeedState
-from aggregator.wiring import policy_of, sync_config
+from aggregator.wiring import sync_config
 
 log = logging.getLogger("aggregator.daemon")
 feed_log = logging.getLogger("aggregator.feed")
@@ -77,7 +77,7 @@ class Poller:
         now = utcnow()
         states = sync_config(self.database, settings, now)
         first = [
-            (s.id, first_check(now, policy_of(settings, s), self.rng))
+            (s.id, first_check(now, self.runner.settings.policy(s), self.rng))
             for s in states
             if s.next_check_at is None and not s.gone
         ]

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +30,7 @@ import numpy as np
 from aggregator.dedup.boilerplate import Boilerplate
 from aggregator.dedup.index import BandIndex
 from aggregator.dedup.rows import Rows
+from aggregator.dedup.settings import DedupSettings
 from aggregator.dedup.signature import Signature, sign_many
 from aggregator.dedup.text import Cleaned, Features, clean, features, sign_tokens
 from aggregator.dedup.verify import Verdict, verify
@@ -46,25 +47,6 @@ FULL_BANDS, FULL_ROWS = 32, 4  # J=0.5: 87%, J=0.6: 98%, J=0.2: 5% (unrelated te
 LEAD_BANDS, LEAD_ROWS = 42, 3  # J=0.3: 68%, J=0.5: 99.6%: a summary shares most of an opening
 CACHE_SIZE = 8192  # feature sets kept in memory (LRU; ~6 KB each: ~50 MB at most)
 COMPACT_AFTER = 4096  # dead rows tolerated before the arrays and indexes are rebuilt
-
-
-@dataclass(frozen=True, slots=True)
-class DedupSettings:
-    """The knobs users may set under ``dedup:`` in feeds.yaml."""
-
-    enabled: bool = True
-    # Copies further apart in time than this are never compared. Longer finds late re-posts;
-    # shorter keeps recurring templates (daily reports) from ever meeting.
-    window: timedelta = timedelta(days=3)
-    # Join copies that share most content words but few exact phrases (reworded, spun). Off:
-    # only verbatim copies and excerpts join, and content-farm rewrites stay separate items.
-    reworded: bool = True
-    # Join an excerpt or summary to its full article. Off: excerpt-only feeds stay apart.
-    excerpts: bool = True
-
-    def allows(self, method: str) -> bool:
-        """Whether a match found by ``method`` ("copy", "reworded", "excerpt") may join."""
-        return (method != "reworded" or self.reworded) and (method != "excerpt" or self.excerpts)
 
 
 @dataclass(frozen=True, slots=True)

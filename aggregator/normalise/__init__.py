@@ -14,7 +14,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from aggregator.models import Entry, ParsedEntry, ParsedFeed
 from aggregator.normalise.credits import credits
-from aggregator.normalise.text import html_to_text, sanitise_html
+from aggregator.normalise.text import html_to_text, sanitise_html, sanitised_to_text
 from aggregator.normalise.urls import canonical_url, site_host
 
 __all__ = [
@@ -140,7 +140,7 @@ def normalise_entry(entry: ParsedEntry, *, feed_url: str, base_url: str, now: da
     canon = canonical_url(url)
     content = sanitise_html(entry.content_html, url or base_url)
     summary = sanitise_html(entry.summary_html, url or base_url)
-    text = html_to_text(content if len(content) >= len(summary) else summary)
+    text = sanitised_to_text(content if len(content) >= len(summary) else summary)
     title = plain_title(entry.title, entry.title_is_html) or fallback_title(text, url)
     published, fallback = effective_published(entry.published, entry.updated, now)
     return Entry(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import nh3
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -71,12 +71,8 @@ ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan", "scope"},
     "time": {"datetime"},
     "abbr": {"title"},
-    "q": {"cite"},
-    "blockquote": {"cite"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
-_URL_JUNK = re.compile(r"[\x00-\x20\x7f]+")
-_URL_ATTRS = {"href", "src", "cite"}
 # Removed with everything inside them, not merely unwrapped.
 _DROP_WITH_CONTENT = {
     "script",
@@ -99,26 +95,20 @@ def sanitise_html(markup: str, base_url: str) -> str:
     """Safe HTML to republish: no scripts, handlers, styles, frames; only http(s)/mailto links.
 
     Relative links and images are made absolute against ``base_url`` (a feed reader showing our
-    feed has no other way to resolve them).
+    feed has no other way to resolve them). URLs are judged the way browsers read them (the
+    sanitiser parses them by the URL standard: entities decoded, tabs and newlines dropped), so
+    "java&#x09;script:" is a javascript: link, and goes.
     """
     if not markup:
         return ""
-
-    def resolve(tag: str, attr: str, value: str) -> str | None:
-        if attr not in _URL_ATTRS:
-            return value
-        # Browsers drop tabs, newlines and leading controls from URLs ("java\tscript:" runs):
-        # read the URL the way they will before judging its scheme.
-        absolute = urljoin(base_url, _URL_JUNK.sub("", html.unescape(value)))
-        return absolute if urlsplit(absolute).scheme.lower() in URL_SCHEMES else None
-
+    base = base_url if urlsplit(base_url).scheme in ("http", "https") else None
     return nh3.clean(
         markup,
         tags=ALLOWED_TAGS,
         clean_content_tags=_DROP_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=resolve,
         url_schemes=URL_SCHEMES,
+        url_relative=("rewrite_with_base", base) if base else None,  # None: kept as written
         link_rel="noopener noreferrer",
         strip_comments=True,
     ).strip()
@@ -159,7 +149,14 @@ BLOCK_TAGS = {
     "summary",
     "caption",
 }
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+
+
+# Unicode spaces (no-break, thin, ideographic...) are spaces; so is the zero-width space, which
+# str.split alone would keep inside a word.
+def _lines(raw: str) -> str:
+    """Whitespace collapsed within each line; empty lines dropped."""
+    lines = (" ".join(line.split()) for line in raw.replace("\u200b", " ").split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 _SKIP = {"script", "style", "noscript", "template", "-comment"}
@@ -204,6 +201,32 @@ def _walk(root: Node, out: list[str]) -> None:
         stack.extend(reversed(children))
 
 
+# Tags of sanitised HTML (the sanitiser's output: well-formed, attribute values quoted; a ">" may
+# stand inside a quoted value, so quoted runs are skipped as a whole).
+_ATTRS = r"""[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*"""
+_BLOCK_TAG = re.compile(
+    r"</?(?:" + "|".join(sorted(BLOCK_TAGS, key=len, reverse=True)) + rf")(?![\w-]){_ATTRS}>", re.I
+)
+_CELL_END = re.compile(r"</t[dh]\s*>", re.I)
+_ANY_TAG = re.compile(rf"</?[A-Za-z][\w-]*{_ATTRS}>")
+
+
+def sanitised_to_text(markup: str) -> str:
+    """``html_to_text`` for HTML that came out of ``sanitise_html``: the same text, without
+    building a tree (the sanitiser has already removed scripts, styles and comments and written
+    well-formed tags, so the tags can be read off the string). Several times faster, and this
+    runs for every new entry."""
+    if not markup:
+        return ""
+    if "<" in markup or "&" in markup:
+        raw = markup.replace("\r", " ").replace("\n", " ")  # line breaks come from block elements only
+        raw = _ANY_TAG.sub("", _CELL_END.sub(" ", _BLOCK_TAG.sub("\n", raw)))
+        raw = html.unescape(raw)
+    else:
+        raw = markup.replace("\r", " ")
+    return _lines(raw)
+
+
 def html_to_text(html: str) -> str:
     """Plain text: block elements on lines of their own, whitespace collapsed, no empty lines."""
     if not html:
@@ -218,5 +241,4 @@ def html_to_text(html: str) -> str:
         parts: list[str] = []
         _walk(root, parts)
         raw = "".join(parts)
-    lines = (_SPACES.sub(" ", line).strip() for line in raw.split("\n"))
-    return "\n".join(line for line in lines if line)
+    return _lines(raw)

@@ -29,10 +29,10 @@ def parse(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed | Fee
     content_type = headers.get("content-type", "").lower()
     if looks_like_json_feed(body, content_type):
         return parse_json_feed(body, url)
-    result, warnings = parse_xml_feed(body, headers, url)
+    result, warnings, base = parse_xml_feed(body, headers, url)
     if result.get("version") or result.get("entries"):
         # A feed with no entries is a normal state (a new blog, a quiet search), not an error.
-        return to_parsed_feed(result, warnings)
+        return to_parsed_feed(result, warnings, base)
     if looks_like_html(body, content_type):
         found = discover_feed(body, url)
         if found is not None:

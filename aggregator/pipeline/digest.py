@@ -13,8 +13,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from aggregator.models import Digest, FeedDiscovery
-from aggregator.normalise import normalise_feed, plain_title
-from aggregator.parse import parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +27,10 @@ class DigestJob:
 
 def digest(job: DigestJob) -> Digest | FeedDiscovery:
     """Parse and normalise one document. Raises ``ParseError`` naming the URL."""
+    # Imported here: the worker processes need the parser, the main process does not.
+    from aggregator.normalise import normalise_feed, plain_title
+    from aggregator.parse import parse
+
     parsed = parse(job.body, job.headers, job.url)
     if isinstance(parsed, FeedDiscovery):
         return parsed

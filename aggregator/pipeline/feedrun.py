@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aggregator.cluster.place import Placed, place_new_entries
 from aggregator.cluster.state import ClusterState
 from aggregator.errors import FeedError, HTTPStatusError, ParseError
 from aggregator.fetch import Fetcher, cache_lifetime
@@ -218,6 +217,8 @@ def store_document(
     owner: str,
 ) -> FeedRunResult:
     """Store a document's entries, form stories and record the run, in one transaction."""
+    from aggregator.cluster.place import Placed, place_new_entries  # the engine: loaded on first need
+
     digest = fetched.digest
     assert digest is not None
     if digest.entries:
@@ -241,10 +242,11 @@ def store_document(
                 feed, fetched, now=now, policy=policy, rng=rng, owner=owner, stored=stored
             )
             feed_repo.record_runs(tx, [record])
-            if new or edited:
-                bump(tx)
+            version = bump(tx) if new or edited else None
     except BaseException:
         placed.abandon()
         raise
     placed.commit()
+    if new and version is not None:
+        cluster.committed(version)
     return result

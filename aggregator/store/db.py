@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -196,12 +196,47 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+def upsert(tx: Tx, table: Any) -> Any:
+    """``INSERT`` with the ``ON CONFLICT`` clauses of this connection's dialect."""
+    if tx.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def once(build: Callable[[Tx], Any]) -> Callable[[Tx], Any]:
+    """A statement built once per dialect (``build`` takes a transaction to learn it)."""
+    made: dict[str, Any] = {}
+
+    def get(tx: Tx) -> Any:
+        stmt = made.get(tx.dialect.name)
+        if stmt is None:
+            stmt = made[tx.dialect.name] = build(tx)
+        return stmt
+
+    return get
+
+
 # --------------------------------------------------------------------------- shared counters
+# Statements of the hot path are built once: building a statement costs more than running it.
+_COUNTER = select(meta.c.value).where(meta.c.key == bindparam("key"))
+_COUNTERS = select(meta.c.key, meta.c.value)
+_BUMP = update(meta).where(meta.c.key == bindparam("b_key")).values(value=meta.c.value + 1)
+_BUMP = _BUMP.returning(meta.c.value)
+
+
 def counter(tx: Tx, key: str) -> int:
-    return int(tx.execute(select(meta.c.value).where(meta.c.key == key)).scalar() or 0)
+    return int(tx.execute(_COUNTER, {"key": key}).scalar() or 0)
+
+
+def counters(tx: Tx) -> dict[str, int]:
+    """Every shared counter (one query)."""
+    return {k: int(v) for k, v in tx.execute(_COUNTERS)}
 
 
 def bump(tx: Tx, key: str = "changes") -> int:
     """Add one to a shared counter and return its new value."""
-    tx.execute(update(meta).where(meta.c.key == key).values(value=meta.c.value + 1))
-    return counter(tx, key)
+    return int(tx.execute(_BUMP, {"b_key": key}).scalar() or 0)

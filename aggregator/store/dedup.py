@@ -8,33 +8,43 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 
-from aggregator.store.db import Tx, bump
+from aggregator.store.db import Tx, bump, once, upsert
 from aggregator.store.entries import chunks
 from aggregator.store.schema import boilerplate, entries, feeds, signatures, story_members
 from aggregator.store.values import IndexedRecord, SignatureRecord
 
 
-def _upsert(tx: Tx, table: Any) -> Any:
-    if tx.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+def _signature_upsert(tx: Tx) -> Any:
+    stmt = upsert(tx, signatures)
+    return stmt.on_conflict_do_update(
+        index_elements=["entry_id"],
+        set_={c: stmt.excluded[c] for c in ("algo_version", "num_perm", "seed", "data", "time")},
+    )
 
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(table)
+def _line_upsert(tx: Tx) -> Any:
+    stmt = upsert(tx, boilerplate)
+    return stmt.on_conflict_do_update(
+        index_elements=["feed_id", "line_hash"],
+        set_={"count": boilerplate.c.count + stmt.excluded.count, "last_seen_at": stmt.excluded.last_seen_at},
+    )
+
+
+_SAVE_SIGNATURES = once(_signature_upsert)
+_ADD_LINES = once(_line_upsert)
+_STAMP_FEED = (
+    update(feeds)
+    .where(feeds.c.id == bindparam("feed"))
+    .values(boilerplate_docs=feeds.c.boilerplate_docs + bindparam("docs"), boilerplate_seq=bindparam("seq"))
+)
 
 
 def save_signatures(tx: Tx, records: Sequence[SignatureRecord]) -> None:
     """Store signatures (one statement); an entry signed before is signed anew."""
     if not records:
         return
-    stmt = _upsert(tx, signatures)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["entry_id"],
-        set_={c: stmt.excluded[c] for c in ("algo_version", "num_perm", "seed", "data", "time")},
-    )
     tx.execute(
-        stmt,
+        _SAVE_SIGNATURES(tx),
         [
             {
                 "entry_id": r.entry_id,
@@ -75,27 +85,13 @@ def add_boilerplate(tx: Tx, feed_id: int, delta: Mapping[int, int], docs: int, n
     """Add a run's line counts to a feed's; stamp the feed with a change number (returned), so
     other processes know to reload its counts."""
     if delta:
-        stmt = _upsert(tx, boilerplate)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["feed_id", "line_hash"],
-            set_={
-                "count": boilerplate.c.count + stmt.excluded.count,
-                "last_seen_at": stmt.excluded.last_seen_at,
-            },
-        )
-        tx.execute(
-            stmt,
-            [
-                {"feed_id": feed_id, "line_hash": k, "count": n, "last_seen_at": now}
-                for k, n in sorted(delta.items())
-            ],
-        )
+        rows = [
+            {"feed_id": feed_id, "line_hash": k, "count": n, "last_seen_at": now}
+            for k, n in sorted(delta.items())
+        ]
+        tx.execute(_ADD_LINES(tx), rows)
     seq = bump(tx)
-    tx.execute(
-        update(feeds)
-        .where(feeds.c.id == feed_id)
-        .values(boilerplate_docs=feeds.c.boilerplate_docs + docs, boilerplate_seq=seq)
-    )
+    tx.execute(_STAMP_FEED, {"feed": feed_id, "docs": docs, "seq": seq})
     return seq
 
 

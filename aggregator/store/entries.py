@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 
 from aggregator.models import Entry
-from aggregator.store.db import Tx
+from aggregator.store.db import Tx, once, upsert
 from aggregator.store.schema import entries, story_members
 from aggregator.store.values import EntryText, StoredEntry
 
@@ -43,15 +43,19 @@ class Changes:
     refreshed: list[tuple[int, str]]
 
 
+_EXISTING = select(entries.c.guid_hash, entries.c.id, entries.c.content_hash, entries.c.raw_hash).where(
+    entries.c.feed_id == bindparam("feed"), entries.c.guid_hash.in_(bindparam("hashes", expanding=True))
+)
+
+
 def classify(tx: Tx, feed_id: int, batch: Sequence[Entry]) -> Changes:
     """Sort a document's entries into new, edited and unchanged (one look-up per 500)."""
     by_key = {guid_hash(e.guid_key): e for e in batch}
     existing: dict[str, tuple[int, str, str | None]] = {}
     for part in chunks(list(by_key)):
-        stmt = select(entries.c.guid_hash, entries.c.id, entries.c.content_hash, entries.c.raw_hash).where(
-            entries.c.feed_id == feed_id, entries.c.guid_hash.in_(part)
+        existing.update(
+            {h: (i, c, r) for h, i, c, r in tx.execute(_EXISTING, {"feed": feed_id, "hashes": part})}
         )
-        existing.update({h: (i, c, r) for h, i, c, r in tx.execute(stmt)})
     new, edited, refreshed = [], [], []
     for h, e in by_key.items():
         found = existing.get(h)
@@ -98,14 +102,13 @@ def _stored(entry_id: int, feed_id: int, e: Entry, *, new: bool) -> StoredEntry:
     )
 
 
-def _insert(tx: Tx) -> Any:
-    if tx.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(entries)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(entries)
+_INSERT = once(
+    lambda tx: (
+        upsert(tx, entries)
+        .on_conflict_do_nothing(index_elements=["feed_id", "guid_hash"])
+        .returning(entries.c.guid_hash, entries.c.id, sort_by_parameter_order=True)
+    )
+)
 
 
 def insert_new(tx: Tx, feed_id: int, batch: Sequence[Entry], now: datetime) -> list[StoredEntry]:
@@ -130,12 +133,7 @@ def insert_new(tx: Tx, feed_id: int, batch: Sequence[Entry], now: datetime) -> l
         }
         for e in batch
     ]
-    stmt = (
-        _insert(tx)
-        .on_conflict_do_nothing(index_elements=["feed_id", "guid_hash"])
-        .returning(entries.c.guid_hash, entries.c.id, sort_by_parameter_order=True)
-    )
-    ids = {h: i for h, i in tx.execute(stmt, rows)}
+    ids = {h: i for h, i in tx.execute(_INSERT(tx), rows)}
     return [
         _stored(ids[r["guid_hash"]], feed_id, e, new=True)
         for r, e in zip(rows, batch, strict=True)
@@ -188,23 +186,25 @@ def known_raw_hashes(tx: Tx, feed_id: int) -> frozenset[str]:
 
 
 # --------------------------------------------------------------------------- reading
+_TEXTS = (
+    select(
+        entries.c.id,
+        entries.c.feed_id,
+        entries.c.title,
+        entries.c.text,
+        entries.c.published_at,
+        story_members.c.story_id,
+    )
+    .outerjoin(story_members, story_members.c.entry_id == entries.c.id)
+    .where(entries.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 def texts(tx: Tx, ids: Sequence[int]) -> list[EntryText]:
     """Texts of stored entries to verify against, with the story each is in now."""
     out: list[EntryText] = []
     for part in chunks(list(ids)):
-        stmt = (
-            select(
-                entries.c.id,
-                entries.c.feed_id,
-                entries.c.title,
-                entries.c.text,
-                entries.c.published_at,
-                story_members.c.story_id,
-            )
-            .outerjoin(story_members, story_members.c.entry_id == entries.c.id)
-            .where(entries.c.id.in_(part))
-        )
-        out.extend(EntryText(*r) for r in tx.execute(stmt))
+        out.extend(EntryText(*r) for r in tx.execute(_TEXTS, {"ids": part}))
     return out
 
 
@@ -266,24 +266,38 @@ def identity_keys(entry: StoredEntry) -> list[IdentityKey]:
     return keys
 
 
+_IDENTITY = (
+    select(
+        entries.c.guid_hash,
+        entries.c.canonical_url,
+        entries.c.text_hash,
+        entries.c.id,
+        story_members.c.story_id,
+    )
+    .join(story_members, story_members.c.entry_id == entries.c.id)
+    .where(
+        entries.c.guid_hash.in_(bindparam("guid", expanding=True))
+        | entries.c.canonical_url.in_(bindparam("url", expanding=True))
+        | entries.c.text_hash.in_(bindparam("text", expanding=True))
+    )
+    .order_by(entries.c.id)
+)
+
+
 def identity_index(tx: Tx, batch: Sequence[StoredEntry]) -> IdentityKeys:
     """For a batch of new entries: the earliest stored member behind each of their identity keys
-    (three queries for the whole batch: GUID, canonical URL, text hash)."""
+    (one query for the whole batch: GUID, canonical URL or text hash, each by its index)."""
     wanted: dict[str, set[str]] = {"guid": set(), "url": set(), "text": set()}
     for e in batch:
         for kind, value in identity_keys(e):
             wanted[kind].add(value)
-    columns = {"guid": entries.c.guid_hash, "url": entries.c.canonical_url, "text": entries.c.text_hash}
     found: IdentityKeys = {}
-    for kind, values in wanted.items():
-        column = columns[kind]
-        for part in chunks(sorted(values)):
-            stmt = (
-                select(column, entries.c.id, story_members.c.story_id)
-                .join(story_members, story_members.c.entry_id == entries.c.id)
-                .where(column.in_(part))
-                .order_by(entries.c.id)
-            )
-            for value, entry_id, story_id in tx.execute(stmt):
-                found.setdefault((kind, value), (entry_id, story_id))
+    if not any(wanted.values()):
+        return found
+    for i in range(0, max(len(v) for v in wanted.values()), CHUNK):
+        params = {kind: sorted(values)[i : i + CHUNK] for kind, values in wanted.items()}
+        for guid, url, text, entry_id, story_id in tx.execute(_IDENTITY, params):
+            for kind, value in (("guid", guid), ("url", url), ("text", text)):
+                if value in wanted[kind]:
+                    found.setdefault((kind, value), (entry_id, story_id))
     return found

@@ -27,6 +27,30 @@ def story_key(feed_url: str, guid_key: str) -> str:
 
 
 # --------------------------------------------------------------------------- writes
+_CREATE = insert(stories).returning(stories.c.id, sort_by_parameter_order=True)
+_ADD = insert(story_members)
+_COUNT = (
+    select(func.count()).where(story_members.c.story_id == stories.c.id).correlate(stories).scalar_subquery()
+)
+_TOUCH = (
+    update(stories)
+    .where(stories.c.id.in_(bindparam("ids", expanding=True)))
+    .values(member_count=_COUNT, updated_at=bindparam("now"))
+)
+_CURRENT_REPS = select(stories.c.id, stories.c.representative_id, stories.c.published_at).where(
+    stories.c.id.in_(bindparam("ids", expanding=True))
+)
+_SET_REP = (
+    update(stories)
+    .where(stories.c.id == bindparam("b_id"))
+    .values(
+        representative_id=bindparam("b_rep"),
+        published_at=bindparam("b_published"),
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
 def create_stories(tx: Tx, new: Sequence[NewStory], now: datetime) -> list[int]:
     """Create stories, each represented by its founding entry; returns their ids in order."""
     if not new:
@@ -42,8 +66,7 @@ def create_stories(tx: Tx, new: Sequence[NewStory], now: datetime) -> list[int]:
         }
         for s in new
     ]
-    stmt = insert(stories).returning(stories.c.id, sort_by_parameter_order=True)
-    return [int(i) for i in tx.execute(stmt, rows).scalars()]
+    return [int(i) for i in tx.execute(_CREATE, rows).scalars()]
 
 
 def ids_by_key(tx: Tx, keys: Sequence[str]) -> dict[str, int]:
@@ -58,7 +81,7 @@ def ids_by_key(tx: Tx, keys: Sequence[str]) -> dict[str, int]:
 def add_members(tx: Tx, rows: Sequence[NewMember], now: datetime) -> None:
     if rows:
         tx.execute(
-            insert(story_members),
+            _ADD,
             [
                 {
                     "entry_id": m.entry_id,
@@ -105,14 +128,8 @@ def move_members(tx: Tx, rows: Sequence[NewMember], now: datetime) -> None:
 def touch(tx: Tx, story_ids: Iterable[int], now: datetime) -> None:
     """Stories that gained or lost members: recount them, mark them updated."""
     ids = sorted(set(story_ids))
-    count = (
-        select(func.count())
-        .where(story_members.c.story_id == stories.c.id)
-        .correlate(stories)
-        .scalar_subquery()
-    )
     for part in chunks(ids):
-        tx.execute(update(stories).where(stories.c.id.in_(part)).values(member_count=count, updated_at=now))
+        tx.execute(_TOUCH, {"ids": part, "now": now})
 
 
 def set_representatives(tx: Tx, reps: Sequence[tuple[int, int, datetime]], now: datetime) -> None:
@@ -149,25 +166,9 @@ def member_facts(tx: Tx, story_ids: Iterable[int]) -> dict[int, list[MemberFacts
     """Every member of these stories, with its feed, for electing representatives."""
     out: dict[int, list[MemberFacts]] = defaultdict(list)
     for part in chunks(sorted(set(story_ids))):
-        stmt = (
-            select(
-                entries.c.id,
-                story_members.c.story_id,
-                entries.c.url,
-                entries.c.published_at,
-                func.length(entries.c.text),
-                entries.c.credits,
-                feeds.c.url,
-                feeds.c.site_url,
-                feeds.c.title,
-                feeds.c.priority,
-            )
-            .join(story_members, story_members.c.entry_id == entries.c.id)
-            .join(feeds, feeds.c.id == entries.c.feed_id)
-            .where(story_members.c.story_id.in_(part))
-            .order_by(entries.c.id)
-        )
-        for eid, sid, url, published, length, credit, furl, site, title, priority in tx.execute(stmt):
+        for eid, sid, url, published, length, credit, furl, site, title, priority in tx.execute(
+            _FACTS, {"ids": part}
+        ):
             out[sid].append(
                 MemberFacts(
                     eid,
@@ -183,6 +184,26 @@ def member_facts(tx: Tx, story_ids: Iterable[int]) -> dict[int, list[MemberFacts
                 )
             )
     return dict(out)
+
+
+_FACTS = (
+    select(
+        entries.c.id,
+        story_members.c.story_id,
+        entries.c.url,
+        entries.c.published_at,
+        func.length(entries.c.text),
+        entries.c.credits,
+        feeds.c.url,
+        feeds.c.site_url,
+        feeds.c.title,
+        feeds.c.priority,
+    )
+    .join(story_members, story_members.c.entry_id == entries.c.id)
+    .join(feeds, feeds.c.id == entries.c.feed_id)
+    .where(story_members.c.story_id.in_(bindparam("ids", expanding=True)))
+    .order_by(entries.c.id)
+)
 
 
 def delete_empty_stories(tx: Tx) -> int:
