@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +32,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel built from this checkout, installed (without its dependencies, which this
     environment has) into a folder of its own; returns that folder."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # From a clean copy: a build/ folder left by an earlier build would lend the wheel its files.
+    source = tmp / "source"
+    shutil.copytree(
+        ROOT, source, ignore=shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".*cache")
+    )
     built = _run(
-        [*PIP, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp), str(ROOT)],
+        [*PIP, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp), str(source)],
         tmp,
         dict(os.environ),
     )
@@ -54,23 +61,28 @@ def test_installed_wheel_polls_and_exports_from_another_folder(
     work = tmp_path / "elsewhere"
     work.mkdir()
     (work / "feeds.yaml").write_text(f"feeds:\n  - url: {url}\n    title: Uji\n", encoding="utf-8")
-    # Only the installed copy is importable: the source tree is neither the cwd nor on the path.
+    # Only the installed copy is importable: the source tree is neither the cwd nor on the path,
+    # and -S keeps site's .pth files (an editable install's import hook) out; the dependencies
+    # come from this environment's site-packages, after the wheel.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AGGREGATOR_DATABASE_URL")}
-    env["PYTHONPATH"] = str(installed)
+    env["PYTHONPATH"] = os.pathsep.join([str(installed), *site.getsitepackages()])
     env.pop("AGGREGATOR_CONFIG", None)
-    where = _run([sys.executable, "-c", "import aggregator; print(aggregator.__file__)"], work, env)
+    py = [sys.executable, "-S"]
+    where = _run([*py, "-c", "import aggregator.commands; print(aggregator.__file__)"], work, env)
     assert where.stdout.strip().startswith(str(installed)), where.stdout + where.stderr
 
-    version = _run([sys.executable, "-m", "aggregator", "--version"], work, env)
+    version = _run([*py, "-m", "aggregator", "--version"], work, env)
     assert version.returncode == 0 and version.stdout.startswith("aggregator "), version.stderr
-    poll = _run([sys.executable, "-m", "aggregator", "poll"], work, env)
+    starter = _run([*py, "-m", "aggregator", "--config", "starter.yaml", "init"], work, env)
+    assert starter.returncode == 0 and (work / "starter.yaml").read_text(encoding="utf-8").startswith("# feeds")
+    poll = _run([*py, "-m", "aggregator", "poll"], work, env)
     assert poll.returncode == 0, poll.stdout + poll.stderr
     assert "new 3" in poll.stdout
-    export = _run([sys.executable, "-m", "aggregator", "export", "--format", "json"], work, env)
+    export = _run([*py, "-m", "aggregator", "export", "--format", "json"], work, env)
     assert export.returncode == 0, export.stderr
     assert len(json.loads(export.stdout)["items"]) == 3
     assert (work / "aggregator.db").is_file()
     script = installed / "bin" / "aggregator"
     if script.exists():  # the console script pip wrote, run as a user runs it
-        help_ = _run([sys.executable, str(script), "--help"], work, env)
+        help_ = _run([*py, str(script), "--help"], work, env)
         assert help_.returncode == 0 and "poll" in help_.stdout
