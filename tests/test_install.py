@@ -34,9 +34,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("wheel")
     # From a clean copy: a build/ folder left by an earlier build would lend the wheel its files.
     source = tmp / "source"
-    shutil.copytree(
-        ROOT, source, ignore=shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".*cache")
-    )
+    skip = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".*cache")
+    shutil.copytree(ROOT, source, ignore=skip)
     built = _run(
         [*PIP, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp), str(source)],
         tmp,
@@ -74,7 +73,8 @@ def test_installed_wheel_polls_and_exports_from_another_folder(
     version = _run([*py, "-m", "aggregator", "--version"], work, env)
     assert version.returncode == 0 and version.stdout.startswith("aggregator "), version.stderr
     starter = _run([*py, "-m", "aggregator", "--config", "starter.yaml", "init"], work, env)
-    assert starter.returncode == 0 and (work / "starter.yaml").read_text(encoding="utf-8").startswith("# feeds")
+    assert starter.returncode == 0, starter.stderr
+    assert (work / "starter.yaml").read_text(encoding="utf-8").startswith("# feeds.yaml")
     poll = _run([*py, "-m", "aggregator", "poll"], work, env)
     assert poll.returncode == 0, poll.stdout + poll.stderr
     assert "new 3" in poll.stdout
