@@ -87,6 +87,7 @@ def runner_settings(
         parse_timeout=settings.polling.timeout.total_seconds(),
         workers=workers,
         hold_writes=hold_writes,
+        lease=settings.polling.lease,
     )
 
 

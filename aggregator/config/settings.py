@@ -84,6 +84,9 @@ class PollingConfig(_Model):
     concurrency: int = Field(16, ge=1, le=256)
     per_host: int = Field(2, ge=1, le=32)
     user_agent: str | None = None
+    # How long a process may hold a feed it fetches: a process that died frees its feeds after
+    # this (one on the same machine at once). Longer than the slowest run.
+    lease: Duration = timedelta(minutes=5)
 
 
 class FeedConfig(_Model):

@@ -24,7 +24,7 @@ from aggregator.daemon.live import LiveSettings
 from aggregator.errors import AggregatorError, DatabaseUnavailable
 from aggregator.metrics import Metrics
 from aggregator.models import FeedRunResult, RunStatus
-from aggregator.pipeline.leases import LEASE
+from aggregator.pipeline.leases import release_dead_owners
 from aggregator.pipeline.runner import Runner
 from aggregator.pipeline.schedule import first_check
 from aggregator.store import feeds as feed_repo
@@ -35,6 +35,7 @@ log = logging.getLogger("aggregator.daemon")
 feed_log = logging.getLogger("aggregator.feed")
 
 TICK_SECONDS = 1.0
+SWEEP_SECONDS = 30.0  # how often leases of this machine's dead processes are looked for
 ONE: dict[str, Any] = {"max_instances": 1, "coalesce": True}
 
 
@@ -47,6 +48,7 @@ class Poller:
         self.last_success: float | None = None
         self.stopping = False
         self._scheduler: Any = None
+        self._next_sweep = 0.0
 
     def start(self, watch: Callable[[], Awaitable[None]]) -> None:
         """Start the jobs: the tick, ``watch`` (the configuration watcher), hourly retention."""
@@ -103,9 +105,17 @@ class Poller:
             task.add_done_callback(self.inflight.discard)
 
     def _claim(self, limit: int) -> list[FeedState]:
+        now = utcnow()
+        if time.monotonic() >= self._next_sweep:  # a dead neighbour's feeds need not wait out its lease
+            self._next_sweep = time.monotonic() + SWEEP_SECONDS
+            release_dead_owners(self.database, now)
         with self.database.transaction("leasing due feeds") as tx:
             return feed_repo.claim_due(
-                tx, now=utcnow(), owner=self.runner.settings.owner, lease=LEASE, limit=limit
+                tx,
+                now=now,
+                owner=self.runner.settings.owner,
+                lease=self.runner.settings.lease,
+                limit=limit,
             )
 
     async def _run(self, feed: FeedState) -> None:
@@ -177,7 +187,7 @@ class Poller:
         try:
             await self.runner.write(self._release_all)
         except AggregatorError as exc:
-            log.warning("leases not given back (%s); they expire in %s", exc, LEASE)
+            log.warning("leases not given back (%s); they expire in %s", exc, self.runner.settings.lease)
 
     def _release_all(self) -> None:
         with self.database.transaction("giving leases back") as tx:

@@ -26,7 +26,7 @@ from aggregator.daemon.live import LiveSettings
 from aggregator.daemon.poller import Poller
 from aggregator.errors import AggregatorError, DatabaseUnavailable
 from aggregator.metrics import Metrics
-from aggregator.pipeline.leases import owner_name, release_dead_owners
+from aggregator.pipeline.leases import owner_name
 from aggregator.pipeline.runner import Runner
 from aggregator.store import Database
 from aggregator.wiring import dedup_settings, open_database, runner_settings, sync_config
@@ -93,7 +93,6 @@ async def _start_polling(
     cluster = ClusterState(dedup_settings(live.current))
     settings = runner_settings(live, owner_name(), hold_writes=None)
     runner = await stack.enter_async_context(Runner(database, cluster, settings))
-    await runner.write(release_dead_owners, database, utcnow())
     poller = Poller(live, runner, cluster, metrics, random.Random())
     await poller.sync()
 

@@ -241,11 +241,9 @@ def dateline_day(dateline: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class Features:
-    """What verification compares, as compact hash sets (~6 KB an article, so many stay cached)."""
+class Detail:
+    """The dearer part of ``Features``, made only for a pair that is not plainly dissimilar."""
 
-    token_set: HashSet  # content tokens
-    lead_set: HashSet  # content tokens of the first LEAD_TOKENS words
     numbers: HashSet
     names: HashSet  # capitalised words not opening a sentence
     trigrams: HashSet  # word 3-grams over all words (order-sensitive)
@@ -253,6 +251,37 @@ class Features:
     title_names: HashSet  # headline words the text writes capitalised: the subject
     words: HashSet  # every word of title and text (for subject checks)
     filed: int = -1  # day of the year in the dateline, -1 if it names none
+
+
+class Features:
+    """What verification compares, as compact hash sets (~6 KB an article, so many stay cached).
+
+    The content-word sets are made at once: most candidates share too few content words to be
+    the same story, and ``verify`` tells so from them alone. The rest (``detail``: figures,
+    names, word 3-grams, headline words) is made on first use, and the cleaned text kept until
+    then is let go."""
+
+    __slots__ = ("_cleaned", "_detail", "_hashes", "lead_set", "token_set")
+
+    def __init__(self, c: Cleaned) -> None:
+        words = c.words
+        hashes = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
+        content = np.fromiter(
+            (len(t) >= MIN_CONTENT_LEN or not t.isalpha() for t in words), dtype=bool, count=len(words)
+        )
+        self.token_set: HashSet = np.unique(hashes[content])  # content tokens
+        self.lead_set: HashSet = np.unique(hashes[:LEAD_TOKENS][content[:LEAD_TOKENS]])  # of the opening
+        self._hashes: np.ndarray | None = hashes
+        self._cleaned: Cleaned | None = c
+        self._detail: Detail | None = None
+
+    @property
+    def detail(self) -> Detail:
+        if self._detail is None:
+            assert self._cleaned is not None and self._hashes is not None
+            self._detail = _detail(self._cleaned, self._hashes)
+            self._cleaned = self._hashes = None
+        return self._detail
 
 
 _TRIGRAM_MIX = (np.int64(0x9E3779B97F4A7C15 - (1 << 64)), np.int64(0xC2B2AE3D27D4EB4F - (1 << 64)))
@@ -277,16 +306,14 @@ def _capitals(body: str) -> tuple[list[str], list[str]]:
 
 
 def features(c: Cleaned) -> Features:
-    """What verification needs of a cleaned text (words as UTF-8 bytes, like ``sign_tokens``).
+    """What verification needs of a cleaned text (words as UTF-8 bytes, like ``sign_tokens``)."""
+    return Features(c)
 
-    One hash per word, taken once: the word sets are subsets of those hashes, and the word
-    3-grams are mixed from them arithmetically rather than hashed as tuples.
-    """
-    body, words = c.body, c.words
-    hashes = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
-    content = np.fromiter(
-        (len(t) >= MIN_CONTENT_LEN or not t.isalpha() for t in words), dtype=bool, count=len(words)
-    )
+
+def _detail(c: Cleaned, hashes: np.ndarray) -> Detail:
+    """The dearer signals. One hash per word, taken once: the word sets are subsets of those
+    hashes, and the word 3-grams are mixed from them arithmetically, not hashed as tuples."""
+    body = c.body
     with np.errstate(over="ignore"):
         trigrams = hashes[:-2] * _TRIGRAM_MIX[0] + hashes[1:-1] * _TRIGRAM_MIX[1] + hashes[2:]
     figures = {n.translate(_SEPARATORS).lstrip("0") or "0" for n in _NUMBER.findall(f"{c.dateline} {body}")}
@@ -295,9 +322,7 @@ def features(c: Cleaned) -> Features:
     # opens with its subject, "Saitama Bank Ltd is issuing ..."); a headline word among them is a name.
     capitalised = set(words_of(" ".join(every)))
     title_words = words_of(c.title)
-    return Features(
-        token_set=np.unique(hashes[content]),
-        lead_set=np.unique(hashes[:LEAD_TOKENS][content[:LEAD_TOKENS]]),
+    return Detail(
         numbers=hash_set(figures),
         names=hash_set(fold(" ".join(names)).split()),
         trigrams=np.unique(trigrams),

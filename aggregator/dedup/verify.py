@@ -97,26 +97,27 @@ def _missing_from(a: HashSet, b: HashSet) -> bool:
 
 def signals(a: Features, b: Features) -> dict[str, float]:
     small, large = (a, b) if a.token_set.size <= b.token_set.size else (b, a)
-    title_common = _common(a.title_set, b.title_set)
+    sd, ld, ad, bd = small.detail, large.detail, a.detail, b.detail
+    title_common = _common(ad.title_set, bd.title_set)
     detail = {
         "containment": _share(small.token_set, large.token_set),
         "lead": _share(small.token_set, large.lead_set),
-        "trigrams": _share(small.trigrams, large.trigrams),
-        "title": title_common / max(1, a.title_set.size + b.title_set.size - title_common),
+        "trigrams": _share(sd.trigrams, ld.trigrams),
+        "title": title_common / max(1, ad.title_set.size + bd.title_set.size - title_common),
         "small_tokens": float(small.token_set.size),
     }
-    numbers = _agreement(small.numbers, large.numbers, NUMBERS_MIN)
-    names = _agreement(small.names, large.names, NAMES_MIN)
+    numbers = _agreement(sd.numbers, ld.numbers, NUMBERS_MIN)
+    names = _agreement(sd.names, ld.names, NAMES_MIN)
     if numbers is not None:
         detail["numbers"] = numbers
     # Each headline names someone the other entry never mentions: two subjects. (One-sided
     # absence is common in true copies: reworded headlines add names, excerpts drop them.)
-    if _missing_from(a.title_names, b.words) and _missing_from(b.title_names, a.words):
+    if _missing_from(ad.title_names, bd.words) and _missing_from(bd.title_names, ad.words):
         detail["subject_conflict"] = 1.0
     if names is not None:
         detail["names"] = names
-    if a.filed >= 0 and b.filed >= 0:
-        apart = abs(a.filed - b.filed)
+    if ad.filed >= 0 and bd.filed >= 0:
+        apart = abs(ad.filed - bd.filed)
         detail["filed_days_apart"] = float(min(apart, 365 - apart))
     detail["size_ratio"] = small.token_set.size / max(1, large.token_set.size)
     return detail

@@ -61,8 +61,20 @@ def effective_published(
     return now.astimezone(UTC), True
 
 
+# For ASCII text the same folding is a byte translation: letters lowered, digits kept, every
+# other byte a separator (what NFKC, casefold and [\W_] do to ASCII).
+_ASCII_FOLD = bytes(
+    b + 32 if 65 <= b <= 90 else b if (48 <= b <= 57 or 97 <= b <= 122) else 32 for b in range(256)
+)
+
+
 def text_fingerprint(text: str) -> str:
     """sha256 of the text with case, punctuation and spacing folded away; "" when too short."""
+    if text.isascii():
+        words = text.encode().translate(_ASCII_FOLD).split()
+        if len(words) < MIN_WORDS_FOR_TEXT_KEY:
+            return ""
+        return hashlib.sha256(b" ".join(words)).hexdigest()
     folded = _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split()
     if len(folded) < MIN_WORDS_FOR_TEXT_KEY:
         return ""

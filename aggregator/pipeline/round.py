@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from aggregator.models import FeedRunResult, RunStatus
-from aggregator.pipeline.leases import LEASE, release_dead_owners
+from aggregator.pipeline.leases import release_dead_owners
 from aggregator.pipeline.runner import Runner
 from aggregator.store import feeds as feed_repo
 from aggregator.store.values import FeedState
@@ -85,7 +85,7 @@ async def poll_round(
 
 def _claim(runner: Runner, ids: list[int], now: datetime, owner: str) -> list[FeedState]:
     with runner.database.transaction("leasing feeds") as tx:
-        return feed_repo.claim_ids(tx, ids, now=now, owner=owner, lease=LEASE)
+        return feed_repo.claim_ids(tx, ids, now=now, owner=owner, lease=runner.settings.lease)
 
 
 def _release(runner: Runner, ids: list[int], owner: str) -> None:

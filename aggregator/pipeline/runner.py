@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ from aggregator.errors import DatabaseUnavailable, FeedError, StoreError
 from aggregator.fetch import Fetcher, FetchSettings
 from aggregator.models import FeedRunResult, RunStatus
 from aggregator.pipeline.feedrun import Fetched, fetch, settle, store_document
+from aggregator.pipeline.leases import LEASE
 from aggregator.pipeline.schedule import Policy
 from aggregator.pipeline.workers import WorkerPool
 from aggregator.store import Database
@@ -51,6 +53,7 @@ class RunnerSettings:
     parse_timeout: float = 30.0
     workers: int | None = None  # parser processes (None: one per core)
     hold_writes: float | None = None  # how long a finished run waits for the database (None: until stop)
+    lease: timedelta = LEASE  # how long a claimed feed stays this process's
 
 
 class Outage:
