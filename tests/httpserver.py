@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -54,7 +56,7 @@ class LocalServer:
         return [r for r in self.requests if r.path == path]
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(Seen(request.method, request.path, dict(request.headers)))
+        self.requests.append(Seen(request.method, request.path, dict(request.headers), time.monotonic()))
         handler = self.routes.get(request.path)
         if handler is None:
             return web.Response(status=404, text="not found")

@@ -56,7 +56,8 @@ async def poll_round(
     try:
         while waiting or ready or running:
             if waiting and len(ready) < concurrency:
-                chunk, waiting = waiting[:CLAIM_CHUNK], waiting[CLAIM_CHUNK:]
+                size = min(CLAIM_CHUNK, concurrency)  # lease no more than can run soon
+                chunk, waiting = waiting[:size], waiting[size:]
                 now = runner.clock()
                 claimed = await runner.write(_claim, runner, [f.id for f in chunk], now, owner)
                 got = {s.id for s in claimed}

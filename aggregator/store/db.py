@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +89,11 @@ class Database:
         # would defer the write lock and break "one transaction per feed run".
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={int(self.options.statement_timeout * 1000)}")
+        # Persistent: once set, later connections find the file in WAL mode. It fails while
+        # another process creates the file, and that process sets it.
+        with contextlib.suppress(sqlite3.OperationalError):
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()

@@ -76,7 +76,8 @@ def indexed_since(tx: Tx, after: int = 0) -> Iterator[IndexedRecord]:
         .where(signatures.c.entry_id > after)
         .order_by(signatures.c.entry_id)
     )
-    for row in tx.execution_options(yield_per=5000).execute(stmt):
+    # (statement options: the connection's own would stream every later statement too)
+    for row in tx.execute(stmt.execution_options(yield_per=5000)):
         yield IndexedRecord(*row)
 
 

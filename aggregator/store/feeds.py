@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, case, func, or_, select, update
 
 from aggregator.store.db import Tx
 from aggregator.store.schema import UTCDateTime, entries, feeds
@@ -270,6 +270,7 @@ def set_next_check(tx: Tx, checks: Sequence[tuple[int, datetime | None]]) -> Non
 
 
 # --------------------------------------------------------------------------- runs
+_FEED_TITLE = bindparam("b_feed_title", type_=String())  # typed: PostgreSQL must know it in IS NULL
 _RECORD = (
     update(feeds)
     .where(feeds.c.id == bindparam("b_feed_id"), feeds.c.lease_owner == bindparam("b_owner"))
@@ -295,10 +296,10 @@ _RECORD = (
         last_new_at=func.coalesce(bindparam("b_new_at", type_=UTCDateTime()), feeds.c.last_new_at),
         # A configured title or language wins; the feed's own fills in only what is empty.
         title=case(
-            (and_(feeds.c.title == "", bindparam("b_feed_title").is_not(None)), bindparam("b_feed_title")),
+            (and_(feeds.c.title == "", _FEED_TITLE.is_not(None)), _FEED_TITLE),
             else_=feeds.c.title,
         ),
-        language=func.coalesce(feeds.c.language, bindparam("b_language")),
+        language=func.coalesce(feeds.c.language, bindparam("b_language", type_=String())),
         lease_until=None,
         lease_owner=None,
     )

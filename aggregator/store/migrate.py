@@ -21,6 +21,7 @@ from aggregator.errors import StoreError
 from aggregator.store.db import translate
 
 log = logging.getLogger("aggregator.store")
+logging.getLogger("alembic").setLevel(logging.WARNING)  # our own line says what happened
 
 MIGRATION_LOCK = 0x61676772  # "aggr": PostgreSQL advisory lock held while migrating
 
@@ -92,7 +93,6 @@ def _lock(engine: Engine) -> Iterator[None]:
 def _run(engine: Engine, verb: str, target: str) -> None:
     from alembic import command
 
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # our own line says what happened
     cfg = _config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
