@@ -34,6 +34,8 @@ PLAUSIBLE = 0.45  # estimated containment (from the signatures) a candidate need
 MAX_VERIFY = 12  # verifications per new entry at most...
 PER_STORY = 4  # ...and per candidate story, best estimate first (one member may veto, another match)
 SUPPORT_SAMPLE = 4  # members of a story a newcomer is also compared with
+KEEP_RANKED = 64  # candidates kept per entry, best first (a few stories' worth of PER_STORY)
+RANK_SLICE = 1 << 16  # candidate pairs estimated at a time (two 32 MB signature gathers at most)
 _KINDS = {"copy": MatchKind.COPY, "reworded": MatchKind.REWORDED, "excerpt": MatchKind.EXCERPT}
 
 
@@ -70,17 +72,22 @@ class Prepared:
         e = self._engine
         r = e.rows
         self._keys = e.index.keys(r.full[rows], r.lead[rows])
-        mine, shared = self._within_batch(rows, self._keys) if rows.size > 1 else ([], None)
-        pos, found = e.index.query(self._keys, extra=shared)
-        if mine:
-            pairs = np.unique(np.array(mine, dtype=np.int64), axis=0)
-            pos, found = np.concatenate([pos, pairs[:, 0]]), np.concatenate([found, pairs[:, 1]])
+        if rows.size < 2:
+            pos, found = e.index.query(self._keys)
+        else:
+            later, earlier, shared = self._within_batch(self._keys)
+            pos, found = e.index.query(self._keys, extra=shared)
+            if later.size:
+                pos, found = np.concatenate([pos, later]), np.concatenate([found, rows[earlier]])
         e.stats["lsh_rows"] += pos.size
         return pos, found
 
-    def _within_batch(self, rows: np.ndarray, keys: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
-        """Pairs (position, row of an earlier entry of the batch) sharing a band key, and for
-        each key how many other entries of the batch have it (they count towards its bucket)."""
+    def _within_batch(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pairs (later position, earlier position) of entries of the batch sharing a band key,
+        and for each key how many other entries of the batch have it (they count towards its
+        bucket). Buckets of one size at a time, all pairs at once: a batch of thousands of
+        similar items makes millions of pairs, which Python tuples would not hold."""
+        bands = self._engine.index.bands
         flat = keys.ravel()
         order = np.argsort(flat, kind="stable")
         sorted_keys = flat[order]
@@ -88,39 +95,59 @@ class Prepared:
         sizes = np.diff(np.r_[starts, flat.size])
         others = np.empty(flat.size, dtype=np.int64)
         others[order] = np.repeat(sizes - 1, sizes)
-        mine: list[tuple[int, int]] = []
-        bands = self._engine.index.bands
-        for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
-            if size > MAX_BUCKET:
-                continue
-            members = sorted({int(x) // bands for x in order[start : start + size]})
-            mine.extend((j, int(rows[i])) for n, j in enumerate(members) for i in members[:n])
-        return mine, others.reshape(keys.shape)
+        members = order // bands  # position of the entry behind each sorted key
+        pairs: list[np.ndarray] = []
+        for size in np.unique(sizes[(sizes > 1) & (sizes <= MAX_BUCKET)]).tolist():
+            at = starts[sizes == size]
+            group = np.sort(members[at[:, None] + np.arange(size)], axis=1)  # buckets x size
+            first, second = np.triu_indices(size, 1)
+            pairs.append((group[:, second].astype(np.int64) << 32 | group[:, first]).ravel())
+        if not pairs:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, others.reshape(keys.shape)
+        unique = np.unique(np.concatenate(pairs))
+        return unique >> 32, unique & 0xFFFF_FFFF, others.reshape(keys.shape)
 
     def _rank(self, pos: np.ndarray, found: np.ndarray) -> dict[int, list[tuple[int, float]]]:
         """Per position in the batch: plausible candidate rows, best estimate first.
 
         The estimate is the larger of the full texts' and the leads' containment, estimated
-        from the signatures; ties go to the lowest entry id (deterministic).
+        from the signatures; ties go to the lowest entry id (deterministic). Pairs are estimated
+        a slice at a time, so a batch with millions of candidate pairs takes bounded memory.
         """
         if not pos.size:
             return {}
         r = self._engine.rows
         first = int(self._rows[0])
-        me = self._rows[pos]
-        near = np.abs(r.time[found] - r.time[me]) <= self._engine.settings.window.total_seconds()
-        near &= (r.alive[found] | (found >= first)) & (found != me)  # placed, or of this batch
-        pos, me, found = pos[near], me[near], found[near]
-        full = containment((r.full[found] == r.full[me]).mean(axis=1), r.full_size[me], r.full_size[found])
-        lead = containment((r.lead[found] == r.lead[me]).mean(axis=1), r.lead_size[me], r.lead_size[found])
-        est = np.maximum(full, lead)
-        keep = est >= PLAUSIBLE
-        pos, found, est = pos[keep], found[keep], est[keep]
+        kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for at in range(0, pos.size, RANK_SLICE):
+            p, found_ = pos[at : at + RANK_SLICE], found[at : at + RANK_SLICE]
+            me = self._rows[p]
+            near = np.abs(r.time[found_] - r.time[me]) <= self._engine.settings.window.total_seconds()
+            near &= (r.alive[found_] | (found_ >= first)) & (found_ != me)  # placed, or of this batch
+            p, me, found_ = p[near], me[near], found_[near]
+            full = containment(
+                (r.full[found_] == r.full[me]).mean(axis=1), r.full_size[me], r.full_size[found_]
+            )
+            lead = containment(
+                (r.lead[found_] == r.lead[me]).mean(axis=1), r.lead_size[me], r.lead_size[found_]
+            )
+            est = np.maximum(full, lead)
+            keep = est >= PLAUSIBLE
+            kept.append((p[keep], found_[keep], est[keep]))
+        pos = np.concatenate([k[0] for k in kept])
+        found = np.concatenate([k[1] for k in kept])
+        est = np.concatenate([k[2] for k in kept])
         self._engine.stats["plausible"] += pos.size
         order = np.lexsort((r.entry[found], -est, pos))
+        pos, found, est = pos[order], found[order], est[order]
+        # Only the best few of each entry's candidates are ever verified: keep KEEP_RANKED.
+        starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
+        rank = np.arange(pos.size) - np.repeat(starts, np.diff(np.r_[starts, pos.size]))
+        top = rank < KEEP_RANKED
         out: dict[int, list[tuple[int, float]]] = {}
-        for p, row, e in zip(pos[order].tolist(), found[order].tolist(), est[order].tolist(), strict=True):
-            out.setdefault(p, []).append((row, e))
+        for p_, row, e in zip(pos[top].tolist(), found[top].tolist(), est[top].tolist(), strict=True):
+            out.setdefault(p_, []).append((row, e))
         return out
 
     def _needed(self) -> list[int]:
