@@ -60,6 +60,9 @@ class ParsedEntry:
     author: str | None = None
     language: str | None = None
     title_is_html: bool = False
+    # The base URI the document sets (xml:base) for the content's relative links; None when it
+    # sets none, and they resolve against the entry's own address.
+    base: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

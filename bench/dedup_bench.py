@@ -86,7 +86,7 @@ class Words:
 
     def sentence(self, rng: random.Random, lang: str | None = None) -> str:
         chain = self.chains[lang or rng.choice(self.langs)]
-        word, out = "<s>", []
+        word, out = "<s>", list[str]()
         while len(out) < 60:
             word = rng.choice(chain[word])
             if word == "</s>":

@@ -51,7 +51,8 @@ def export_json(config: Path) -> dict[str, Any]:
     out = config.parent / "out.json"
     result = cli(config, "export", "--format", "json", "--limit", "0", "--output", str(out))
     assert result.exit_code == 0, result.output
-    return json.loads(out.read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return doc
 
 
 def partition(doc: dict[str, Any]) -> set[frozenset[str]]:

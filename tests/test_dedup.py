@@ -58,7 +58,8 @@ def cluster_of(doc: DedupDoc) -> str:
         (e["title"], datetime.fromisoformat(e["published"]).astimezone(UTC)): e["cluster"]
         for e in FIXTURE["entries"]
     }
-    return by_title_time[(doc.title, doc.time)]
+    cluster: str = by_title_time[(doc.title, doc.time)]
+    return cluster
 
 
 class Store:

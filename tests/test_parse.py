@@ -380,6 +380,6 @@ def test_links_resolved_late_are_what_feedparser_resolves(body: bytes) -> None:
         _, _, late = parse_xml_feed(body, RSS, URL)
     except ParseError:
         return
-    early = to_parsed_feed(run_feedparser(body, RSS, URL, base=True), [])
+    early = to_parsed_feed(run_feedparser(body, RSS, URL, base=True), [], None, URL)
     if late is not None:
-        assert to_parsed_feed(run_feedparser(body, RSS, URL, base=False), [], late) == early
+        assert to_parsed_feed(run_feedparser(body, RSS, URL, base=False), [], late, URL) == early

@@ -28,7 +28,7 @@ def test_expire_keeps_the_database_consistent(database_url: str) -> None:
         with database.reading() as tx:
             assert problems(tx) == []
             (view,) = views(tx)
-            assert view.url == "https://www.a.example/1?utm_source=x"  # type: ignore[attr-defined]
-            assert len(view.members) == 1  # type: ignore[attr-defined]
+            assert view.url == "https://www.a.example/1?utm_source=x"
+            assert len(view.members) == 1
     finally:
         database.close()

@@ -16,7 +16,7 @@ from aggregator.cluster.place import Placed, place_new_entries
 from aggregator.cluster.state import ClusterState
 from aggregator.dedup import DedupSettings
 from aggregator.errors import DatabaseUnavailable
-from aggregator.models import Entry, MatchKind
+from aggregator.models import Entry, MatchKind, StoryView
 from aggregator.store import Database, Tx, migrate
 from aggregator.store import entries as entry_repo
 from aggregator.store import feeds as feed_repo
@@ -84,7 +84,7 @@ def sync(database: Database, *specs: Spec, now: datetime = NOW) -> list[FeedStat
         return feed_repo.sync_feeds(tx, specs, now)[0]
 
 
-def views(tx: Tx, feed_ids: list[int] | None = None, limit: int | None = None) -> list[object]:
+def views(tx: Tx, feed_ids: list[int] | None = None, limit: int | None = None) -> list[StoryView]:
     return story_repo.story_views(tx, story_repo.latest_story_ids(tx, feed_ids=feed_ids, limit=limit))
 
 
@@ -172,7 +172,7 @@ def test_ingest_is_idempotent_and_edits_update_in_place(database: Database) -> N
     with database.reading() as tx:
         assert story_repo.counts(tx) == {"entries": 1, "members": 1, "stories": 1}
         (view,) = views(tx)
-        assert view.title == "Judul baru"  # type: ignore[attr-defined]
+        assert view.title == "Judul baru"
 
 
 @pytest.mark.parametrize(
@@ -192,10 +192,10 @@ def test_identity_dedup_joins_existing_story(database: Database, second: Entry, 
     assert placement.kind is MatchKind(match)
     with database.reading() as tx:
         (view,) = views(tx)
-        assert len(view.members) == 2  # type: ignore[attr-defined]
+        assert len(view.members) == 2
         # the earliest published member represents the story
-        assert view.url == (second.url if second.published < e1.published else e1.url)  # type: ignore[attr-defined]
-        assert {m.match for m in view.members} == {"first", match}  # type: ignore[attr-defined]
+        assert view.url == (second.url if second.published < e1.published else e1.url)
+        assert {m.match for m in view.members} == {"first", match}
 
 
 def test_every_entry_in_exactly_one_story(database: Database) -> None:
@@ -204,7 +204,7 @@ def test_every_entry_in_exactly_one_story(database: Database) -> None:
     with database.reading() as tx:
         assert story_repo.counts(tx) == {"entries": 30, "members": 30, "stories": 30}
         got = views(tx, [feed.id])
-        published = [v.published for v in got]  # type: ignore[attr-defined]
+        published = [v.published for v in got]
         assert published == sorted(published, reverse=True)
         assert len(views(tx, [feed.id], 5)) == 5
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -78,7 +79,12 @@ def test_pages_render_sources_and_stay_safe(server: LocalServer, tmp_path: Path)
             )
             page = browser.new_page()
             dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            def on_dialog(d: Any) -> None:
+                dialogs.append(d.message)
+                d.dismiss()
+
+            page.on("dialog", on_dialog)
             page.goto(base + "/")
             original = next(e for e in fixture["entries"] if e["role"] == "original")
             story = page.locator("article", has=page.locator(f'a.title[href="{original["url"]}"]'))

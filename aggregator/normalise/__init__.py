@@ -150,8 +150,11 @@ def raw_hash(entry: ParsedEntry) -> str:
 def normalise_entry(entry: ParsedEntry, *, feed_url: str, base_url: str, now: datetime) -> Entry:
     url = _absolute(entry.link, base_url)
     canon = canonical_url(url)
-    content = sanitise_html(entry.content_html, url or base_url)
-    summary = sanitise_html(entry.summary_html, url or base_url)
+    # A document's own xml:base counts only as a web address (never "javascript:" and the like).
+    declared = entry.base if entry.base and entry.base.lower().startswith(("http://", "https://")) else None
+    base = declared or url or base_url
+    content = sanitise_html(entry.content_html, base)
+    summary = sanitise_html(entry.summary_html, base)
     text = sanitised_to_text(content if len(content) >= len(summary) else summary)
     title = plain_title(entry.title, entry.title_is_html) or fallback_title(text, url)
     published, fallback = effective_published(entry.published, entry.updated, now)

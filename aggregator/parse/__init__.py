@@ -32,7 +32,7 @@ def parse(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed | Fee
     result, warnings, base = parse_xml_feed(body, headers, url)
     if result.get("version") or result.get("entries"):
         # A feed with no entries is a normal state (a new blog, a quiet search), not an error.
-        return to_parsed_feed(result, warnings, base)
+        return to_parsed_feed(result, warnings, base, url)
     if looks_like_html(body, content_type):
         found = discover_feed(body, url)
         if found is not None:

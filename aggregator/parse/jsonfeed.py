@@ -86,7 +86,7 @@ def _guid(item: dict[str, Any], r: _Reader) -> str | None:
     return None
 
 
-def _entry(item: dict[str, Any], language: str | None, r: _Reader) -> ParsedEntry:
+def _entry(item: dict[str, Any], language: str | None, author: str | None, r: _Reader) -> ParsedEntry:
     content_html = r.text(item, "content_html")
     content_text = r.text(item, "content_text")
     if not content_html and content_text:
@@ -100,7 +100,7 @@ def _entry(item: dict[str, Any], language: str | None, r: _Reader) -> ParsedEntr
         summary_html=cut_html(html.escape(summary) if summary else ""),  # plain text in JSON Feed
         published=r.date(item, "date_published"),
         updated=r.date(item, "date_modified"),
-        author=r.author(item),
+        author=r.author(item) or author,  # an item without authors has the feed's (spec, 1.1)
         language=cut_field(r.text(item, "language")) or language,
     )
 
@@ -133,7 +133,8 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     if any(not isinstance(i, dict) for i in items):
         r.warn("'items' holds values that are not objects; skipped")
     language = cut_field(r.text(doc, "language"))
-    entries = tuple(_entry(i, language, r) for i in items[:MAX_ENTRIES] if isinstance(i, dict))
+    author = r.author(doc)
+    entries = tuple(_entry(i, language, author, r) for i in items[:MAX_ENTRIES] if isinstance(i, dict))
     title = cut_title(" ".join((r.text(doc, "title") or "").split()))
     return ParsedFeed(
         format=fmt,

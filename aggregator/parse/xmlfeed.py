@@ -112,10 +112,19 @@ def _title(element: Any, declared: bool) -> tuple[str, bool]:
     return cut_title(raw), is_html
 
 
-def _content(entry: Any) -> str:
-    """The longest ``content`` value: feeds sometimes carry a short and a full version."""
-    values = [c.get("value", "") for c in entry.get("content", []) if isinstance(c, Mapping)]
-    return max(values, key=len, default="")
+def _content(entry: Any) -> tuple[str, str | None]:
+    """The longest ``content`` value (feeds sometimes carry a short and a full version) and the
+    base URI feedparser recorded for it."""
+    values = [c for c in entry.get("content", []) if isinstance(c, Mapping)]
+    best = max(values, key=lambda c: len(c.get("value", "")), default=None)
+    return ("", None) if best is None else (best.get("value", ""), best.get("base"))
+
+
+def _summary(entry: Any, content: str) -> str:
+    """The summary, unless feedparser copied it from the content (an Atom entry with content
+    but no summary gets the content as ``summary`` too): the same text twice is no summary."""
+    summary = entry.get("summary", "") or ""
+    return "" if summary == content else summary
 
 
 def _date(entry: Any, key: str, warnings: list[str]) -> datetime | None:
@@ -127,23 +136,38 @@ def _date(entry: Any, key: str, warnings: list[str]) -> datetime | None:
     return parsed
 
 
-def _entry(e: Any, language: str | None, declared: bool, warnings: list[str], late: Late) -> ParsedEntry:
+def _entry(
+    e: Any,
+    language: str | None,
+    author: str | None,
+    declared: bool,
+    warnings: list[str],
+    late: Late,
+    url: str | None,
+) -> ParsedEntry:
     title, title_is_html = _title(e, declared)
     guid, link = e.get("id"), e.get("link")
     if late is not None:  # resolved as feedparser would have, given the base
         base, guids = late
         link = resolve_link(base, link)
         guid = resolve_link(base, guid) if guids else guid
+    content, content_base = _content(e)
+    summary = _summary(e, content)
+    if not content:
+        content_base = (e.get("summary_detail") or {}).get("base")
+    # Only a base the document set itself: feedparser reports the document's address otherwise.
+    xml_base = content_base if late is None and content_base and content_base != url else None
     return ParsedEntry(
         guid=cut_field(guid),
         link=cut_field(link),
         title=title,
         title_is_html=title_is_html,
-        content_html=cut_html(_content(e)),
-        summary_html=cut_html(e.get("summary", "") or ""),
+        content_html=cut_html(content),
+        summary_html=cut_html(summary),
+        base=cut_field(xml_base),
         published=_date(e, "published", warnings) or _date(e, "created", warnings),
         updated=_date(e, "updated", warnings),
-        author=cut_field(e.get("author")),
+        author=cut_field(e.get("author")) or author,
         language=cut_field((e.get("title_detail") or {}).get("language")) or language,
     )
 
@@ -221,9 +245,10 @@ def run_feedparser(body: bytes, headers: Mapping[str, str], url: str, *, base: b
 Late = tuple[str, bool] | None  # links to resolve after parsing: (base URI, guids too?)
 
 
-def to_parsed_feed(result: Any, warnings: list[str], late: Late = None) -> ParsedFeed:
+def to_parsed_feed(result: Any, warnings: list[str], late: Late = None, url: str | None = None) -> ParsedFeed:
     """Our values from feedparser's result; ``late``: the base URI to resolve links against,
-    and whether guids are resolved too, when feedparser ran without it (``run_feedparser``)."""
+    and whether guids are resolved too, when feedparser ran without it (``run_feedparser``);
+    ``url``: the document's address, to tell a base the document sets from its own."""
     feed = result.get("feed", {})
     language = cut_field(feed.get("language"))
     if result.get("bozo") and result.get("bozo_exception") is not None:
@@ -233,7 +258,9 @@ def to_parsed_feed(result: Any, warnings: list[str], late: Late = None) -> Parse
     declared = version.startswith("atom")
     if late is not None and declared:  # Atom ids are always resolved (they carry no isPermaLink)
         late = (late[0], True)
-    parsed = tuple(_entry(e, language, declared, warnings, late) for e in entries)
+    # An Atom entry without an author has the feed's (RFC 4287 4.2.1); RSS has no such rule.
+    author = cut_field(feed.get("author")) if declared else None
+    parsed = tuple(_entry(e, language, author, declared, warnings, late, url) for e in entries)
     title, title_is_html = _title(feed, declared)
     return ParsedFeed(
         format=version,

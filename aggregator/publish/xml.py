@@ -52,11 +52,12 @@ def _base(meta: OutputMeta) -> FeedGenerator:
     fg.generator("aggregator", version=__version__, uri=GENERATOR_URI)
     fg.updated(meta.updated)
     fg.lastBuildDate(meta.updated)
+    # feedgen makes the RSS channel <link> of the link added last: the home page goes last.
+    if meta.self_url and _absolute(meta.self_url):
+        fg.link(href=meta.self_url, rel="self")
     home = meta.home_url if meta.home_url and _absolute(meta.home_url) else None
     if home:
         fg.link(href=home, rel="alternate")
-    if meta.self_url and _absolute(meta.self_url):
-        fg.link(href=meta.self_url, rel="self")
     return fg
 
 

@@ -184,6 +184,23 @@ def feed_summaries(tx: Tx) -> list[FeedSummary]:
     return [FeedSummary(s, *stats.get(s.id, (0, None))) for s in _states(tx)]
 
 
+def health(tx: Tx) -> tuple[int, int, int, int, bool]:
+    """(feeds configured and enabled, asked at least once, failing now, failing and never
+    answered with a feed, whether any entry is stored): the home page's notices, from the
+    feeds table and one probe of the entries (no count over all entries)."""
+    active = and_(feeds.c.in_config.is_(True), feeds.c.enabled.is_(True))
+    row = tx.execute(
+        select(
+            func.count(),
+            func.count(feeds.c.last_checked_at),
+            func.count().filter(feeds.c.error_count > 0),
+            func.count().filter(and_(feeds.c.error_count > 0, feeds.c.last_success_at.is_(None))),
+        ).where(active)
+    ).one()
+    any_entry = tx.execute(select(entries.c.id).limit(1)).first() is not None
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3]), any_entry
+
+
 # --------------------------------------------------------------------------- leases
 def _claimable(now: datetime) -> Any:
     return and_(

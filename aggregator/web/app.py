@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,11 +30,11 @@ from aggregator.store import feeds as feed_repo
 from aggregator.store import stories as story_repo
 from aggregator.store.db import counter
 from aggregator.store.stories import Order
-from aggregator.store.values import FeedSummary
 from aggregator.web import pages
 from aggregator.web.cache import PAGES_KEPT, Document, Held
 
 log = logging.getLogger("aggregator.web")
+SITE: web.AppKey[Site] = web.AppKey("site")
 HTML = "text/html; charset=utf-8"
 PAGE_SIZE = 30
 REFRESH_SECONDS = 1.0
@@ -69,7 +70,7 @@ class Site:
 
 
 async def _refresher(app: web.Application) -> AsyncIterator[None]:
-    site: Site = app["site"]
+    site = app[SITE]
     loop = asyncio.get_running_loop()
 
     async def loop_forever() -> None:
@@ -101,7 +102,10 @@ def _not_modified(request: web.Request, doc: Document) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4)
 def _cache_seconds(settings: Settings) -> int:
+    """How long readers may keep a document: the shortest polling interval, within [30 s, 1 h]
+    (worked out once per configuration, not once per request)."""
     intervals = [f.interval for f in settings.feeds if f.interval] + [settings.polling.interval]
     return max(30, min(int(min(intervals).total_seconds()), 3600))
 
@@ -117,7 +121,7 @@ def _render_feed(site: Site, name: str, fmt: str) -> Document:
 
 
 async def feed_handler(request: web.Request) -> web.StreamResponse:
-    site: Site = request.app["site"]
+    site: Site = request.app[SITE]
     name, ext = request.match_info["name"], request.match_info["ext"]
     if ext not in CONTENT_TYPES:
         raise web.HTTPNotFound(text="use .atom, .rss or .json")
@@ -165,7 +169,7 @@ def _page_number(request: web.Request) -> int:
 
 
 async def index_handler(request: web.Request) -> web.Response:
-    site: Site = request.app["site"]
+    site: Site = request.app[SITE]
     settings = site.settings()
     name = request.query.get("output", settings.outputs[0].name)
     output = output_named(settings, name)
@@ -185,7 +189,7 @@ async def index_handler(request: web.Request) -> web.Response:
         )
         with site.database.reading() as tx:
             stories = select_stories(tx, settings, output, query)
-            feeds = feed_repo.feed_summaries(tx)
+            health = feed_repo.health(tx)
         view = pages.HomeView(
             output=output.name,
             title=output.title,
@@ -195,7 +199,7 @@ async def index_handler(request: web.Request) -> web.Response:
             has_next=len(stories) > PAGE_SIZE,
             order=order,
             search=search,
-            feeds=_feed_health(feeds),
+            feeds=pages.FeedHealth(*health),
         )
         return pages.home(view)
 
@@ -204,20 +208,8 @@ async def index_handler(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="text/html", charset="utf-8")
 
 
-def _feed_health(feeds: list[FeedSummary]) -> pages.FeedHealth:
-    active = [f for f in feeds if f.state.in_config and f.state.enabled]
-    failing = [f for f in active if f.state.error_count and f.state.last_success_at is None]
-    return pages.FeedHealth(
-        configured=len(active),
-        polled=sum(1 for f in active if f.state.last_checked_at is not None),
-        failing=len([f for f in active if f.state.error_count]),
-        never_worked=len(failing),
-        entries=sum(f.entries for f in feeds),
-    )
-
-
 async def story_handler(request: web.Request) -> web.Response:
-    site: Site = request.app["site"]
+    site: Site = request.app[SITE]
     try:
         story_id = int(request.match_info["id"])
     except ValueError:
@@ -239,7 +231,7 @@ async def story_handler(request: web.Request) -> web.Response:
 
 
 async def feeds_handler(request: web.Request) -> web.Response:
-    site: Site = request.app["site"]
+    site: Site = request.app[SITE]
 
     def build() -> bytes:
         with site.database.reading() as tx:
@@ -257,7 +249,7 @@ def _not_found(site: Site, message: str) -> web.Response:
 
 
 async def health_handler(request: web.Request) -> web.Response:
-    site: Site = request.app["site"]
+    site: Site = request.app[SITE]
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     ok = await loop.run_in_executor(None, site.database.ping)
@@ -270,7 +262,7 @@ async def health_handler(request: web.Request) -> web.Response:
 async def metrics_handler(request: web.Request) -> web.Response:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    site: Site = request.app["site"]
+    site: Site = request.app[SITE]
     return web.Response(
         body=generate_latest(site.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
@@ -287,12 +279,12 @@ async def not_found_pages(
     except web.HTTPNotFound:
         if request.path.startswith("/feeds/"):
             raise
-        return _not_found(request.app["site"], f"Nothing lives at {request.path}.")
+        return _not_found(request.app[SITE], f"Nothing lives at {request.path}.")
 
 
 def build_app(site: Site) -> web.Application:
     app = web.Application(middlewares=[not_found_pages])
-    app["site"] = site
+    app[SITE] = site
     app.cleanup_ctx.append(_refresher)
     app.router.add_get("/", index_handler)
     app.router.add_get("/feeds", feeds_handler)

@@ -76,7 +76,7 @@ class FeedHealth:
     polled: int  # feeds asked at least once
     failing: int  # feeds whose last run failed
     never_worked: int  # failing feeds that never answered with a feed
-    entries: int
+    any_entry: bool  # whether anything was stored yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +175,7 @@ def _notices(view: HomeView) -> str:
             notes.append(f"<div class=notice>No story mentions “{escape(view.search)}”.</div>")
         elif view.page > 1:
             notes.append("<div class=notice>No more stories. <a href='/'>Back to the newest</a>.</div>")
-        elif f.entries == 0:
+        elif not f.any_entry:
             notes.append(
                 "<div class=notice><b>No stories yet.</b> Poll the feeds once with "
                 "<code>aggregator poll</code> (or keep <code>aggregator run</code> going: it polls on "
@@ -293,7 +293,12 @@ def _status(s: FeedSummary) -> str:
         return "removed"
     if not st.enabled:
         return "disabled"
-    return (st.last_status or "new").replace("_", " ")
+    if st.last_status is None:
+        return "not polled yet"
+    return _STATUS_WORDS.get(st.last_status, st.last_status.replace("_", " "))
+
+
+_STATUS_WORDS = {"new": "new entries", "not_modified": "not modified", "updated": "edits only"}
 
 
 def feeds(rows: Sequence[FeedSummary], outputs: Sequence[str]) -> bytes:
@@ -305,7 +310,7 @@ def feeds(rows: Sequence[FeedSummary], outputs: Sequence[str]) -> bytes:
         if s.moved_from:
             problem = f"moved from {escape(s.moved_from)}" + (f"<br>{problem}" if problem else "")
         cells = (
-            ("", _link(s.site_url or s.url, s.name)),
+            ("", _link(s.site_url or s.url, s.title or s.name) + f"<div class=meta>{escape(s.name)}</div>"),
             ("status", escape(_status(f))),
             ("when", _short(s.last_success_at)),
             ("when hide-narrow", _short(s.next_check_at)),
