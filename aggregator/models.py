@@ -202,6 +202,20 @@ class MemberView:
 
 
 @dataclass(frozen=True, slots=True)
+class Relation:
+    """How one copy of a story relates to the story's original, for the story page.
+
+    ``kind``: original, same-link, identical, verbatim, edited, reworded, excerpt, headline,
+    or via-copy (it joined through another copy and is too far from the original itself to
+    say more); ``share``: the figure the words quote (wording or words shared), when any.
+    """
+
+    kind: str
+    share: float | None = None
+    signals: dict[str, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoryView:
     """One item of a combined feed: the representative entry plus its members."""
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aggregator import USER_AGENT
 from aggregator.config import Settings
 from aggregator.dedup.settings import DedupSettings
-from aggregator.fetch import FetchSettings
-from aggregator.pipeline.runner import RunnerSettings
 from aggregator.pipeline.schedule import Policy
 from aggregator.store import Database, DatabaseOptions
 from aggregator.store import feeds as feed_repo
 from aggregator.store.db import bump
 from aggregator.store.values import FeedState
+
+if TYPE_CHECKING:  # the fetch path (aiohttp) loads only for commands that fetch
+    from aggregator.fetch import FetchSettings
+    from aggregator.pipeline.runner import RunnerSettings
 
 
 def open_database(settings: Settings, *, migrate: bool = True) -> Database:
@@ -43,6 +46,8 @@ def dedup_settings(settings: Settings) -> DedupSettings:
 
 
 def fetch_settings(settings: Settings) -> FetchSettings:
+    from aggregator.fetch import FetchSettings
+
     p = settings.polling
     return FetchSettings(
         user_agent=p.user_agent or USER_AGENT,
@@ -79,6 +84,8 @@ class Policies:
 def runner_settings(
     current: Callable[[], Settings], owner: str, *, hold_writes: float | None, workers: int | None = None
 ) -> RunnerSettings:
+    from aggregator.pipeline.runner import RunnerSettings
+
     settings = current()
     return RunnerSettings(
         fetch=fetch_settings(settings),

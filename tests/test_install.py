@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import site
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -86,3 +90,35 @@ def test_installed_wheel_polls_and_exports_from_another_folder(
     if script.exists():  # the console script pip wrote, run as a user runs it
         help_ = _run([*py, str(script), "--help"], work, env)
         assert help_.returncode == 0 and "poll" in help_.stdout
+
+
+def test_installed_wheel_runs_the_demo_offline(installed: Path, tmp_path: Path) -> None:
+    """The sample feeds ship in the wheel: the demo serves merged stories from an installed copy."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AGGREGATOR_CONFIG")}
+    env["PYTHONPATH"] = os.pathsep.join([str(installed), *site.getsitepackages()])
+    proc = subprocess.Popen(
+        [sys.executable, "-S", "-m", "aggregator", "demo", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, line
+        url = f"http://127.0.0.1:{match.group(1)}/feeds/all.json"
+        deadline = time.monotonic() + 60
+        merged = 0
+        while time.monotonic() < deadline and not merged:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                items = json.loads(resp.read())["items"]
+            merged = sum(1 for i in items if len(i["_aggregator"]["members"]) > 1)
+            time.sleep(0.5)
+        assert merged, "no story of several members within 60 s"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err

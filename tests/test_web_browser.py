@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from aggregator.commands import app
 from tests.conftest import DATA
 from tests.feedfiles import rss
 from tests.httpserver import LocalServer
@@ -53,15 +51,18 @@ def test_pages_render_sources_and_stay_safe(server: LocalServer, tmp_path: Path)
     lines += [f"  - url: {evil}", "    name: jahat"]
     config = tmp_path / "feeds.yaml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert CliRunner().invoke(app, ["--config", str(config), "poll"]).exit_code == 0
 
     port = free_port()
+    # Served from the start: the pages must show the empty state, then the stories once a poll
+    # (another process) has stored them.
     proc = subprocess.Popen(
         [sys.executable, "-m", "aggregator", "--config", str(config), "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
     try:
         assert wait_for(lambda: _up(base))
         with playwright_api.sync_playwright() as pw:
@@ -77,7 +78,7 @@ def test_pages_render_sources_and_stay_safe(server: LocalServer, tmp_path: Path)
                     "--no-first-run",
                 ],
             )
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
             dialogs: list[str] = []
 
             def on_dialog(d: Any) -> None:
@@ -85,6 +86,15 @@ def test_pages_render_sources_and_stay_safe(server: LocalServer, tmp_path: Path)
                 d.dismiss()
 
             page.on("dialog", on_dialog)
+            # empty state: how to get stories, and where feed health is
+            page.goto(base + "/")
+            empty = page.inner_text("main")
+            assert "aggregator poll" in empty and page.locator("main a[href='/feeds']").count() >= 1
+            page.screenshot(path=str(shots / "empty-desktop.png"), full_page=True)
+
+            poll = [sys.executable, "-m", "aggregator", "--config", str(config), "poll"]
+            assert subprocess.run(poll, capture_output=True, timeout=120).returncode == 0
+            assert wait_for(lambda: b"also in" in get(base + "/")[2])
             page.goto(base + "/")
             original = next(e for e in fixture["entries"] if e["role"] == "original")
             story = page.locator("article", has=page.locator(f'a.title[href="{original["url"]}"]'))
@@ -93,19 +103,33 @@ def test_pages_render_sources_and_stay_safe(server: LocalServer, tmp_path: Path)
             assert "XSS-SAFE-1" in page.content()
             assert page.evaluate("window.__pwned") is None and dialogs == []
             assert page.locator("article script").count() == 0
-            # the story detail page lists every copy and how it joined
+            page.screenshot(path=str(shots / "home-desktop.png"), full_page=True)
+            # the story page says what each copy is, compared with the original
             story.locator(".meta a").click()
             page.wait_for_url(f"{base}/story/*")
+            story_url = page.url
             copies = page.locator(".member")
             assert copies.count() == sum(1 for e in fixture["entries"] if e["cluster"] == "id-00153")
             text = page.inner_text("main")
-            assert "verbatim copy" in text and "excerpt" in text and "★ original" in text
-            # the feeds page shows health
+            assert "★ original" in text and "the original" in text
+            assert "verbatim copy" in text and "excerpt of the original" in text and "reworded" in text
+            page.screenshot(path=str(shots / "story-desktop.png"), full_page=True)
+            # the feeds page shows health, and fits a 1280 px window
             page.goto(base + "/feeds")
             assert "jahat" in page.inner_text("table")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+            page.screenshot(path=str(shots / "feeds-desktop.png"), full_page=True)
             response = page.goto(base + "/story/999999")
             assert response is not None and response.status == 404
+            assert "Go to the newest stories" in page.inner_text("main")
+            page.screenshot(path=str(shots / "404-desktop.png"), full_page=True)
             assert page.evaluate("window.__pwned") is None
+            # a phone: nothing wider than the screen
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            for name, path in (("home", "/"), ("story", story_url[len(base) :]), ("feeds", "/feeds")):
+                phone.goto(base + path)
+                assert phone.evaluate("document.documentElement.scrollWidth") <= 390, name
+                phone.screenshot(path=str(shots / f"{name}-phone.png"), full_page=True)
             browser.close()
     finally:
         proc.send_signal(signal.SIGTERM)

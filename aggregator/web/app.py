@@ -216,12 +216,19 @@ async def story_handler(request: web.Request) -> web.Response:
         return _not_found(site, "Story addresses end in a number.")
 
     def build() -> bytes | None:
+        from aggregator.cluster.explain import relations
+        from aggregator.wiring import dedup_settings
+
         with site.database.reading() as tx:
             views = story_repo.story_views(tx, [story_id])
+            if not views:
+                return None
             members = story_repo.members_of(tx, story_id)
-        if not views:
-            return None
-        return pages.story(views[0], {m.entry_id: m for m in members}, _outputs(site))
+            view = views[0]
+            ids = [m.entry_id for m in view.members]
+            original = next((m.entry_id for m in view.members if m.is_representative), ids[0])
+            related = relations(tx, dedup_settings(site.settings()), original, ids)
+        return pages.story(view, {m.entry_id: m for m in members}, related, _outputs(site))
 
     body = await _held(site, site.pages, site.key("story", story_id), build)
     if body is None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import urlencode, urlsplit
 
-from aggregator.models import MatchKind, MemberView, StoryView
+from aggregator.models import MatchKind, MemberView, Relation, StoryView
 from aggregator.store.values import FeedSummary, Membership
 
 STYLE = """
@@ -62,7 +62,11 @@ table{border-collapse:collapse;width:100%;font-size:.86rem;background:#fff}
 th,td{border-bottom:1px solid var(--line);padding:.35rem .45rem;text-align:left;vertical-align:top}
 td.n{text-align:right}.when{white-space:nowrap}td.url{overflow-wrap:anywhere;max-width:22rem}
 tr.bad td{color:var(--bad)}.status{white-space:nowrap}
-@media (max-width:640px){.hide-narrow{display:none}main{padding:.6rem}article{padding:.6rem .7rem}}
+@media (max-width:640px){.hide-narrow{display:none}main{padding:.6rem}article{padding:.6rem .7rem}
+table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:auto;max-width:none}
+table.stack tr:first-child{display:none}table.stack tr{border-bottom:1px solid var(--line);padding:.45rem 0}
+table.stack td{border:0;padding:.05rem .5rem;text-align:left}
+table.stack td[data-l]::before{content:attr(data-l) ": ";color:var(--mute)}}
 """
 
 
@@ -255,31 +259,68 @@ def explain_match(m: MemberView, detail: Mapping[str, float]) -> str:
         return "excerpt of this story"
     if kind is MatchKind.HEADLINE:
         return "a link to this story under its headline"
-    return escape(m.match)
+    return m.match
 
 
-def story(view: StoryView, memberships: Mapping[int, Membership], outputs: Sequence[str]) -> bytes:
+def relation_words(r: Relation | None, m: MemberView, detail: Mapping[str, float]) -> str:
+    """What a copy is, compared with the story's original, in words a reader understands."""
+
+    def pct(v: float | None) -> str:
+        return f"{round(100 * (v or 0.0))} %"
+
+    kind = r.kind if r else "via-copy"
+    if kind == "original":
+        return "the original"
+    if kind == "same-link":
+        return "the same link as the original"
+    if kind == "identical":
+        return "identical text"
+    if kind == "verbatim":
+        return "verbatim copy of the original"
+    if kind == "edited":
+        return f"edited copy: {pct(r.share if r else None)} of the wording is the same"
+    if kind == "reworded":
+        return f"same story, reworded: {pct(r.share if r else None)} of the words shared"
+    if kind == "excerpt":
+        return "excerpt of the original article"
+    if kind == "headline":
+        return "headline only, linking to this story"
+    return f"joined through another copy ({explain_match(m, detail)})"
+
+
+def _signals(values: Mapping[str, float]) -> str:
+    return " · ".join(f"{escape(k)} {v:.2f}" for k, v in sorted(values.items()))
+
+
+def story(
+    view: StoryView,
+    memberships: Mapping[int, Membership],
+    relations: Mapping[int, Relation],
+    outputs: Sequence[str],
+) -> bytes:
     cards = []
     for m in view.members:
         ms = memberships.get(m.entry_id)
         detail: dict[str, float] = json.loads(ms.detail) if ms and ms.detail else {}
-        signals = (
-            "<details><summary>signals</summary>"
-            + " · ".join(f"{escape(k)} {v:.2f}" for k, v in sorted(detail.items()))
-            + "</details>"
-            if detail
-            else ""
-        )
+        r = relations.get(m.entry_id)
+        against = r.signals if r and r.signals else {}
+        rows = [f"how it joined the story: {escape(explain_match(m, detail))}"]
+        if detail:
+            rows.append(f"signals then: {_signals(detail)}")
+        if against:
+            rows.append(f"signals against the original: {_signals(against)}")
+        signals = "<details><summary>details</summary>" + "<br>".join(rows) + "</details>"
         rep = "<span class=badge>★ original</span>" if m.is_representative else ""
         cards.append(
             f"<div class='member{' rep' if m.is_representative else ''}'>"
             f"<div>{_link(m.url, m.title or m.url or '(untitled)')}{rep}</div>"
             f"<div class=meta>{escape(m.feed_title)} · {_when(m.published)}</div>"
-            f"<div class=how>{explain_match(m, detail)}</div>{signals}</div>"
+            f"<div class=how>{escape(relation_words(r, m, detail))}</div>{signals}</div>"
         )
     legend = (
         "<p class=legend>★ original: the copy this story is published under — the source the others "
-        "credit, else the feed with the highest priority, else the earliest. "
+        "credit, else the feed with the highest priority, else the earliest. Each copy is described "
+        "as compared with it. "
         f"{len(view.members)} cop{'y' if len(view.members) == 1 else 'ies'} in "
         f"{len(view.sources)} source{'s' if len(view.sources) != 1 else ''}.</p>"
     )
@@ -301,6 +342,12 @@ def _status(s: FeedSummary) -> str:
 _STATUS_WORDS = {"new": "new entries", "not_modified": "not modified", "updated": "edits only"}
 
 
+def _cell(cls: str, label: str, value: str) -> str:
+    """A table cell; ``label`` heads it when phones show the table as a list."""
+    labelled = f" data-l='{label}'" if label else ""
+    return f"<td class='{cls}'{labelled}>{value}</td>"
+
+
 def feeds(rows: Sequence[FeedSummary], outputs: Sequence[str]) -> bytes:
     body = []
     for f in rows:
@@ -309,18 +356,19 @@ def feeds(rows: Sequence[FeedSummary], outputs: Sequence[str]) -> bytes:
         problem = escape(s.last_error or "")
         if s.moved_from:
             problem = f"moved from {escape(s.moved_from)}" + (f"<br>{problem}" if problem else "")
+        name = _link(s.site_url or s.url, s.title or s.name) + f"<div class=meta>{escape(s.name)}</div>"
         cells = (
-            ("", _link(s.site_url or s.url, s.title or s.name) + f"<div class=meta>{escape(s.name)}</div>"),
-            ("status", escape(_status(f))),
-            ("when", _short(s.last_success_at)),
-            ("when hide-narrow", _short(s.next_check_at)),
-            ("n", str(f.entries)),
-            ("n hide-narrow", str(s.error_count)),
-            ("url", problem or _link(s.url, s.url)),
+            ("", "", name),
+            ("status", "status", escape(_status(f))),
+            ("when", "last success", _short(s.last_success_at)),
+            ("when hide-narrow", "next check", _short(s.next_check_at)),
+            ("n", "entries", str(f.entries)),
+            ("n hide-narrow", "errors", str(s.error_count)),
+            ("url", "", problem or _link(s.url, s.url)),
         )
-        body.append(f"<tr{bad}>" + "".join(f"<td class='{c}'>{v}</td>" for c, v in cells) + "</tr>")
+        body.append(f"<tr{bad}>" + "".join(_cell(c, h, v) for c, h, v in cells) + "</tr>")
     table = (
-        "<div class=scroll><table><tr><th>feed</th><th>status</th><th>last success</th>"
+        "<div class=scroll><table class=stack><tr><th>feed</th><th>status</th><th>last success</th>"
         "<th class=hide-narrow>next check</th><th>entries</th><th class=hide-narrow>errors</th>"
         "<th>address / problem</th></tr>" + "".join(body) + "</table></div>"
     )
