@@ -42,7 +42,9 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
 
 def dedup_settings(settings: Settings) -> DedupSettings:
     d = settings.dedup
-    return DedupSettings(enabled=d.enabled, window=d.window, reworded=d.reworded, excerpts=d.excerpts)
+    return DedupSettings(
+        enabled=d.enabled, window=d.window, reworded=d.reworded, excerpts=d.excerpts, headlines=d.headlines
+    )
 
 
 def fetch_settings(settings: Settings) -> FetchSettings:

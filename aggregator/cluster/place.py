@@ -89,10 +89,11 @@ def place_new_entries(
     known = entry_repo.identity_index(tx, new)
     slots: Iterator[Slot] | None = None
     if engine is not None:
-        delta = engine.boilerplate.observe(feed.id, [e.text for e in new])
+        delta = engine.boilerplate.observe(feed.id, [e.text for e in new], [e.title for e in new])
         placed._learned = (engine, feed.id, delta, len(new))
         state.learned(dedup_repo.add_boilerplate(tx, feed.id, delta, len(new), now))
-        prepared = engine.prepare([DedupDoc(e.id, feed.id, e.title, e.text, e.published) for e in new])
+        docs = [DedupDoc(e.id, feed.id, e.title, e.text, e.published, url=e.url) for e in new]
+        prepared = engine.prepare(docs)
         placing = prepared.supply(doc_of(t) for t in entry_repo.texts(tx, prepared.needs))
         placed._placing = placing
         slots = iter(placing)

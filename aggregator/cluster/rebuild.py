@@ -70,7 +70,7 @@ def _learn(tx: Tx, engine: Engine, order: list[int], report: Progress) -> None:
     """Count every entry's lines into its feed's boilerplate, as the live runs would have."""
     for start in range(0, len(order), BATCH):
         for t in entry_repo.texts(tx, order[start : start + BATCH]):
-            engine.boilerplate.observe(t.feed_id, [t.text])
+            engine.boilerplate.observe(t.feed_id, [t.text], [t.title])
         report("learning", min(start + BATCH, len(order)), len(order))
 
 
@@ -84,7 +84,8 @@ def _place(
 ) -> tuple[Placing, dict[int, int]]:
     """Place one batch (identity from ``known``, the replayed entries, then the engine) and
     move the entries' memberships; returns the placing to commit and the new stories' ids."""
-    prepared = engine.prepare([DedupDoc(e.id, e.feed_id, e.title, e.text, e.published) for e in batch])
+    docs = [DedupDoc(e.id, e.feed_id, e.title, e.text, e.published, url=e.url) for e in batch]
+    prepared = engine.prepare(docs)
     placing = prepared.supply(doc_of(t) for t in entry_repo.texts(tx, prepared.needs))
     key_of = {e.id: story_repo.story_key(feeds[e.feed_id].config_url, e.guid_key) for e in batch}
     reusable = story_repo.ids_by_key(tx, list(key_of.values()))

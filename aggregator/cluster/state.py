@@ -35,7 +35,7 @@ log = logging.getLogger("aggregator.cluster")
 def doc_of(t: EntryText) -> DedupDoc:
     from aggregator.dedup.engine import DedupDoc
 
-    return DedupDoc(t.entry_id, t.feed_id, t.title, t.text, t.published, t.story_id)
+    return DedupDoc(t.entry_id, t.feed_id, t.title, t.text, t.published, t.story_id, t.url)
 
 
 def signature_record(entry_id: int, sig: Signature, doc_time: datetime) -> SignatureRecord:
@@ -100,7 +100,7 @@ class ClusterState:
             if r.algo_version != ALGO_VERSION or not sig.compatible():
                 stale[r.entry_id] = r.story_id
                 continue
-            batch.append(Indexed(r.entry_id, r.story_id, r.time, sig))
+            batch.append(Indexed(r.entry_id, r.story_id, r.time, sig, r.feed_id, r.title))
             if len(batch) >= 20_000:
                 engine.add_many(batch)
                 batch = []
@@ -118,7 +118,7 @@ class ClusterState:
             doc = doc_of(t)
             sig = engine.sign(doc)
             records.append(signature_record(doc.entry_id, sig, doc.time))
-            items.append(Indexed(doc.entry_id, stale[doc.entry_id], doc.time, sig))
+            items.append(Indexed(doc.entry_id, stale[doc.entry_id], doc.time, sig, doc.feed_id, doc.title))
         dedup_repo.save_signatures(tx, records)
         engine.add_many(items)
 

@@ -61,7 +61,7 @@ def explain(
 
       aggregator explain https://example.com/news/1 https://other.example/copy
     """
-    from aggregator.cluster.explain import explain_pair
+    from aggregator.cluster.explain import explain_pair, headline_lines
     from aggregator.wiring import dedup_settings, open_database
 
     with user_errors():
@@ -82,6 +82,9 @@ def explain(
     if found.switched_off:
         label = f"different ({v.method} matches are switched off under dedup: in feeds.yaml)"
     say(f"verdict: {label} ({v.method}, score {v.score:.3f})")
+    if found.headline is not None:
+        for line in headline_lines(found.headline):
+            say(line)
     for key, value in sorted(v.detail.items()):
         say(f"  {key:<18} {value:.3f}")
 

@@ -123,6 +123,7 @@ class DedupConfig(_Model):
     window: Duration = timedelta(days=3)
     reworded: bool = True
     excerpts: bool = True
+    headlines: bool = True
 
 
 class ServerConfig(_Model):

@@ -21,11 +21,20 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from aggregator.dedup.engine import Decision, DedupDoc, Engine
-from aggregator.dedup.index import MAX_BUCKET
+from aggregator.dedup.engine import TITLE_BUCKET, Decision, DedupDoc, Engine
+from aggregator.dedup.index import MAX_BUCKET, words_of
 from aggregator.dedup.rows import containment
 from aggregator.dedup.signature import Signature, sign_many
 from aggregator.dedup.text import Cleaned, Features, features, sign_tokens
+from aggregator.dedup.titles import (
+    HEADLINE_HOURS,
+    MIN_SHARED,
+    TEMPLATE_HOURS,
+    Headline,
+    TitleVerdict,
+    judge,
+    recurs,
+)
 from aggregator.dedup.verify import STORY_SUPPORT, STORY_VETOES, Verdict, verify
 from aggregator.models import MatchKind
 
@@ -36,6 +45,7 @@ PER_STORY = 4  # ...and per candidate story, best estimate first (one member may
 SUPPORT_SAMPLE = 4  # members of a story a newcomer is also compared with
 KEEP_RANKED = 64  # candidates kept per entry, best first (a few stories' worth of PER_STORY)
 RANK_SLICE = 1 << 16  # candidate pairs estimated at a time (two 32 MB signature gathers at most)
+TITLE_CANDIDATES = 200  # rows sharing headline words kept per entry, most words first
 _KINDS = {"copy": MatchKind.COPY, "reworded": MatchKind.REWORDED, "excerpt": MatchKind.EXCERPT}
 
 
@@ -47,6 +57,7 @@ class Prepared:
         self.docs = tuple(docs)
         self._cleaned: list[Cleaned] = [engine.clean(d) for d in self.docs]
         self.signatures: list[Signature] = sign_many([sign_tokens(c) for c in self._cleaned])
+        self.headlines: list[Headline] = [engine.headline_of(d) for d in self.docs]
         r = engine.rows
         self._rows = r.append(
             np.array([d.entry_id for d in self.docs], dtype=np.int64),
@@ -54,7 +65,10 @@ class Prepared:
             np.array([d.time.timestamp() for d in self.docs], dtype=np.float64),
             self.signatures,
             alive=False,
+            feeds=[d.feed_id for d in self.docs],
+            headlines=self.headlines,
         )
+        self._titled = self._title_candidates()
         self._ok = np.flatnonzero(r.indexed(self._rows)) if self.docs else np.empty(0, dtype=np.int64)
         self._keys = np.empty((0, engine.index.bands), dtype=np.uint64)
         ranked: dict[int, list[tuple[int, float]]] = {}
@@ -148,6 +162,30 @@ class Prepared:
         out: dict[int, list[tuple[int, float]]] = {}
         for p_, row, e in zip(pos[top].tolist(), found[top].tolist(), est[top].tolist(), strict=True):
             out.setdefault(p_, []).append((row, e))
+        return out
+
+    def _title_candidates(self) -> list[list[tuple[int, int]]]:
+        """Per entry: (row, headline words shared) of placed entries and of earlier entries of
+        the batch sharing at least ``MIN_SHARED`` headline words, most words first."""
+        out: list[list[tuple[int, int]]] = [[] for _ in self.docs]
+        if not self.docs:
+            return out
+        pos, found, shared = self._engine.title_pairs(self._rows)
+        for p, row, n in zip(pos.tolist(), found.tolist(), shared.tolist(), strict=True):
+            out[p].append((row, n))
+        postings: dict[int, list[int]] = {}
+        for j, h in enumerate(self.headlines):
+            seen: dict[int, int] = {}
+            for w in h.words:
+                earlier = postings.setdefault(w, [])
+                if len(earlier) <= TITLE_BUCKET:
+                    for k in earlier:
+                        seen[k] = seen.get(k, 0) + 1
+                earlier.append(j)
+            out[j].extend((int(self._rows[k]), n) for k, n in seen.items() if n >= MIN_SHARED)
+        for cands in out:
+            cands.sort(key=lambda c: (-c[1], c[0]))
+            del cands[TITLE_CANDIDATES:]
         return out
 
     def _needed(self) -> list[int]:
@@ -293,7 +331,7 @@ class Placing:
             raise RuntimeError("entries of a batch are decided in order")
         shortlist = self._shortlist(i)
         if not shortlist:
-            return Decision(None, None, MatchKind.FIRST, None)
+            return self._by_headline(i) or Decision(None, None, MatchKind.FIRST, None)
         mine = self._features(self.prepared.docs[i].entry_id)
         assert mine is not None
         verdicts: dict[int, Verdict] = {}
@@ -314,11 +352,92 @@ class Placing:
             if self._supported(mine, sid, matched, verdicts):
                 v = verdicts[matched]
                 return Decision(sid, matched, _KINDS[v.method], score, dict(v.detail))
-        return Decision(None, None, MatchKind.FIRST, None)
+        return self._by_headline(i) or Decision(None, None, MatchKind.FIRST, None)
+
+    # ------------------------------------------------------------------ headlines
+    def _by_headline(self, i: int) -> Decision | None:
+        """The story whose headline entry ``i`` carries, when its text could not tell: an entry
+        with (next to) no text looks among every story's headlines; an entry with text only
+        among stories of headline-only entries (which arrived before the article they point to)."""
+        p, r = self.prepared, self._engine.rows
+        me = int(p._rows[i])
+        mine = p.headlines[i]
+        if not mine.words or not p._titled[i] or not self._engine.settings.allows("headline"):
+            return None
+        thin_me = bool(r.thin(np.array([me]))[0])
+        titled = [row for row, _ in p._titled[i]]
+        if not thin_me:  # only a story of headlines may take it, so only a headline row leads there
+            titled = [
+                row
+                for row, t in zip(titled, r.thin(np.array(titled, dtype=np.int64)).tolist(), strict=True)
+                if t
+            ]
+        passing: dict[int, tuple[float, float, int, TitleVerdict]] = {}  # story -> best
+        for row in titled:
+            story = self._row_story(row, i)
+            if story is None or (not thin_me and not self._headlines_only(story)):
+                continue
+            hours = abs(float(r.time[row] - r.time[me])) / 3600
+            if hours > max(HEADLINE_HOURS, TEMPLATE_HOURS):
+                continue
+            recurring = self._recurring(i, row)
+            v = judge(mine, r.headline(row), hours, recurring)
+            if not v.same:
+                continue
+            entry_id = int(r.entry[row])
+            key = (v.score, -hours, entry_id, v)
+            if story not in passing or key[:2] > passing[story][:2]:
+                passing[story] = key
+        if not passing:
+            return None
+        if len(passing) > 1:  # the headline fits several stories: a recurring title
+            near = {s: k for s, k in passing.items() if -k[1] <= TEMPLATE_HOURS}
+            if len(near) != 1:
+                return None
+            passing = near
+            for _, _, _, v in near.values():
+                v.detail["template"] = 1.0
+        ranked = sorted(passing.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+        story, (score, _, matched, v) = ranked[0]
+        return Decision(story, matched, MatchKind.HEADLINE, score, dict(v.detail))
+
+    def _headlines_only(self, story_id: int) -> bool:
+        """Whether every member of the story has (next to) no text."""
+        rows = [row for m in self.members(story_id) if (row := self._row_of(m)) is not None]
+        return bool(rows) and bool(self._engine.rows.thin(np.array(rows)).all())
+
+    def _row_of(self, entry_id: int) -> int | None:
+        pos = self._position.get(entry_id)
+        return int(self.prepared._rows[pos]) if pos is not None else self._engine.row_of(entry_id)
+
+    def _with_text(self, entry_ids: list[int]) -> list[int]:
+        """The entries that have text to compare (headline-only members have none)."""
+        rows = [self._row_of(m) for m in entry_ids]
+        known = [(m, r) for m, r in zip(entry_ids, rows, strict=True) if r is not None]
+        if not known:
+            return []
+        thin = self._engine.rows.thin(np.array([r for _, r in known]))
+        return [m for (m, _), t in zip(known, thin.tolist(), strict=True) if not t]
+
+    def _recurring(self, i: int, row: int) -> bool:
+        """Whether the candidate's title (or entry ``i``'s) is a template (``titles.recurs``)
+        among the entries sharing its words."""
+        p, r = self.prepared, self._engine.rows
+        me = int(p._rows[i])
+        for skeleton in {int(r.skeleton[row]), int(r.skeleton[me])}:
+            same = [c for c, _ in p._titled[i] if int(r.skeleton[c]) == skeleton]
+            times = [float(r.time[c]) for c in same]
+            if int(r.skeleton[me]) == skeleton:
+                times.append(float(r.time[me]))
+            stories = [s for c in same if (s := self._row_story(c, i)) is not None]
+            if recurs(times, stories):
+                return True
+        return False
 
     def _supported(self, f: Features, story_id: int, matched: int, verdicts: Mapping[int, Verdict]) -> bool:
-        """Anti-chaining: the newcomer must also resemble the story's other members."""
-        others = [m for m in self.members(story_id) if m != matched][:SUPPORT_SAMPLE]
+        """Anti-chaining: the newcomer must also resemble the story's other members (those with
+        text: a headline-only member has nothing to resemble)."""
+        others = self._with_text([m for m in self.members(story_id) if m != matched])[:SUPPORT_SAMPLE]
         scores = []
         for m in others:
             v = verdicts.get(m)
@@ -358,6 +477,8 @@ class Placing:
             e._placed([p.docs[pos].entry_id], [story], [row])
             placed.append(pos)
         e.kill_rows(dead)
+        placed_rows = p._rows[placed]
+        e.titles.insert(words_of(placed_rows, r.words[placed_rows]))
         if p._ok.size:
             keep = np.isin(p._ok, placed)
             e.index.add(p._rows[p._ok[keep]], p._keys[keep])

@@ -10,6 +10,7 @@ that the store persists, and entries are counted once each (only new entries are
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Mapping
 import xxhash
 
 from aggregator.dedup.text import fold
+from aggregator.dedup.titles import affix_key, affixes
 
 MIN_DOCS = 4  # a line in four different entries of one feed is no coincidence...
 MIN_SHARE = 0.1  # ...unless the feed has thousands of entries; then it must be common too
@@ -47,11 +49,13 @@ class Boilerplate:
         self._counts[feed_id] = Counter(counts)
         self._frequent[feed_id] = {k for k, n in counts.items() if n >= MIN_DOCS}
 
-    def observe(self, feed_id: int, texts: Iterable[str]) -> dict[int, int]:
-        """Count the lines of new entries; returns the count changes (for the store)."""
+    def observe(self, feed_id: int, texts: Iterable[str], titles: Iterable[str] = ()) -> dict[int, int]:
+        """Count the lines of new entries, and the affixes their titles may carry (``titles``,
+        one per text when given); returns the count changes (for the store)."""
         delta: Counter[int] = Counter()
-        for text in texts:
+        for text, title in itertools.zip_longest(texts, titles, fillvalue=""):
             keys = {line_key(ln) for ln in text.split("\n") if 0 < len(ln.strip()) <= MAX_LINE}
+            keys.update(affix_key(a.text) for a in affixes(title))
             delta.update(keys)
             self._docs[feed_id] += 1
         counts = self._counts.setdefault(feed_id, Counter())
@@ -78,6 +82,14 @@ class Boilerplate:
     def snapshot(self) -> dict[int, dict[int, int]]:
         """Every feed's line counts (for the store, after learning from scratch)."""
         return {f: dict(c) for f, c in self._counts.items()}
+
+    def is_learned(self, feed_id: int, key: int) -> bool:
+        """Whether the feed's entries carry ``key`` (a line's or a title affix's) often enough
+        for it to be the feed's furniture."""
+        frequent = self._frequent.get(feed_id)
+        if not frequent or key not in frequent:
+            return False
+        return self._counts[feed_id][key] >= MIN_SHARE * self._docs[feed_id]
 
     def is_boilerplate(self, feed_id: int, line: str) -> bool:
         frequent = self._frequent.get(feed_id)

@@ -1,10 +1,12 @@
 """Representative election: the original publisher's copy stands for the story.
 
 Order: (1) a member that names its source in an attribution line points at the member from
-that source's feed (matched by the feed's site host or title); (2) the feed's configured
-priority; (3) the earliest published; (4) a main URL over an AMP, mobile or tracking variant of
-it (the same article in two feeds of its publisher); (5) the fullest text; (6) the lowest entry
-id, so the result never depends on the order members arrived in.
+that source's feed (matched by the feed's site host or title); (2) a member with an article's
+text over a headline-only or one-line item (a news-search feed links the story; it does not
+tell it); (3) the feed's configured priority; (4) the earliest published; (5) a main URL over
+an AMP, mobile or tracking variant of it (the same article in two feeds of its publisher);
+(6) the fullest text; (7) the lowest entry id, so the result never depends on the order members
+arrived in.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+THIN_TEXT = 280  # characters: less is a headline with a line at most, not the article
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,7 @@ def elect_representative(members: Sequence[MemberInfo]) -> int:
         members,
         key=lambda m: (
             m.entry_id not in named,
+            m.text_length < THIN_TEXT,
             -m.priority,
             m.time,
             m.variant_url,

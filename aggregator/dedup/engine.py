@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aggregator.dedup.boilerplate import Boilerplate
-from aggregator.dedup.index import BandIndex
+from aggregator.dedup.index import BandIndex, Levels, words_of
 from aggregator.dedup.rows import Rows
 from aggregator.dedup.settings import DedupSettings
 from aggregator.dedup.signature import Signature, sign_many
 from aggregator.dedup.text import Cleaned, Features, clean, features, sign_tokens
+from aggregator.dedup.titles import MIN_SHARED, THIN_TOKENS, Headline, TitleVerdict, headline, judge
 from aggregator.dedup.verify import Verdict, verify
 from aggregator.models import MatchKind
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 # unrelated ones at 100,000 in the window (42x3 for the full text too: 99.90%, but ~170).
 FULL_BANDS, FULL_ROWS = 32, 4  # J=0.5: 87%, J=0.6: 98%, J=0.2: 5% (unrelated text stays out)
 LEAD_BANDS, LEAD_ROWS = 42, 3  # J=0.3: 68%, J=0.5: 99.6%: a summary shares most of an opening
+TITLE_BUCKET = 256  # a headline word in more titles than this in the window says nothing
 CACHE_SIZE = 8192  # feature sets kept in memory (LRU; ~6 KB each: ~50 MB at most)
 COMPACT_AFTER = 4096  # dead rows tolerated before the arrays and indexes are rebuilt
 
@@ -60,6 +62,7 @@ class DedupDoc:
     text: str
     time: datetime  # effective time: published, or first seen when the feed gave no date
     story_id: int | None = None
+    url: str = ""  # its link: a slug spelling the headline is evidence for headline matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,8 @@ class Indexed:
     story_id: int
     time: datetime
     signature: Signature
+    feed_id: int = 0
+    title: str = ""
 
 
 class Engine:
@@ -91,6 +96,7 @@ class Engine:
         self.settings = settings
         self.boilerplate = Boilerplate()
         self.index = BandIndex([(FULL_BANDS, FULL_ROWS), (LEAD_BANDS, LEAD_ROWS)])
+        self.titles = Levels()  # headline word keys of every placed entry (see titles.py)
         self.rows = Rows()
         self._row_of: dict[int, int] = {}  # placed entries
         # story -> its entry, or its entries once it has several (most stories have one)
@@ -124,6 +130,12 @@ class Engine:
     def clean(self, doc: DedupDoc) -> Cleaned:
         return clean(doc.title, doc.text, lambda ln: self.boilerplate.is_boilerplate(doc.feed_id, ln))
 
+    def headline_of(self, doc: DedupDoc) -> Headline:
+        return self.headline(doc.feed_id, doc.title, doc.url)
+
+    def headline(self, feed_id: int, title: str, url: str = "") -> Headline:
+        return headline(title, lambda key: self.boilerplate.is_learned(feed_id, key), url)
+
     def features_of(self, doc: DedupDoc) -> Features:
         return features(self.clean(doc))
 
@@ -147,6 +159,16 @@ class Engine:
         """Every signal between two entries and the verdict, as a live run would compute it."""
         return verify(self.features_of(a), self.features_of(b))
 
+    def is_thin(self, doc: DedupDoc) -> bool:
+        """Whether an entry has (next to) no text, so that only its headline can place it."""
+        return self.sign(doc).full_size < THIN_TOKENS
+
+    def explain_headline(self, later: DedupDoc, earlier: DedupDoc, recurring: bool) -> TitleVerdict:
+        """The headline verdict a live run reaches placing ``later`` beside ``earlier``
+        (``recurring``: whether either title is a template in the window, see ``titles.recurs``)."""
+        hours = abs((later.time - earlier.time).total_seconds()) / 3600
+        return judge(self.headline_of(later), self.headline_of(earlier), hours, recurring)
+
     # ------------------------------------------------------------------ what is placed
     def add_many(self, items: Sequence[Indexed]) -> None:
         """Remember placed entries (a whole window at start-up, or other processes' runs);
@@ -162,8 +184,17 @@ class Engine:
         entries = np.array([f.entry_id for f in fresh], dtype=np.int64)
         stories = np.array([f.story_id for f in fresh], dtype=np.int64)
         times = np.array([f.time.timestamp() for f in fresh], dtype=np.float64)
-        rows = self.rows.append(entries, stories, times, [f.signature for f in fresh], alive=True)
+        rows = self.rows.append(
+            entries,
+            stories,
+            times,
+            [f.signature for f in fresh],
+            alive=True,
+            feeds=[f.feed_id for f in fresh],
+            headlines=[self.headline(f.feed_id, f.title) for f in fresh],
+        )
         self._placed(entries.tolist(), stories.tolist(), rows.tolist())
+        self.titles.insert(words_of(rows, self.rows.words[rows]))
         rows = rows[self.rows.indexed(rows)]
         self.index.add(rows, self.index.keys(self.rows.full[rows], self.rows.lead[rows]))
 
@@ -232,6 +263,25 @@ class Engine:
         self._dead = 0
         ok = np.flatnonzero(r.indexed(slice(0, r.n)))
         self.index.rebuild(ok, self.index.keys(r.full[ok], r.lead[ok]))
+        self.titles.replace(words_of(np.arange(r.n), r.words[: r.n]))
+
+    def title_pairs(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(position in ``rows``, placed row, headline words shared) for every placed entry
+        sharing at least ``MIN_SHARED`` headline words with one of ``rows``: one lookup for a
+        batch. Words in more than ``TITLE_BUCKET`` titles are skipped, like stop words."""
+        keys = self.rows.words[rows]
+        owner_of_key = np.repeat(np.arange(rows.size), keys.shape[1])[keys.ravel() != 0]
+        flat = keys.ravel()[keys.ravel() != 0].astype(np.uint64)
+        found_words, owner = self.titles.find(flat, limit=TITLE_BUCKET)
+        if not found_words.size:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, empty
+        found = found_words.astype(np.int64)
+        pos = owner_of_key[owner]
+        alive = self.rows.alive[found]
+        pairs, shared = np.unique((pos[alive] << 32) | found[alive], return_counts=True)
+        keep = shared >= MIN_SHARED
+        return pairs[keep] >> 32, pairs[keep] & 0xFFFF_FFFF, shared[keep]
 
     def max_entry_id(self) -> int:
         return self._max_entry

@@ -91,8 +91,83 @@ class _Directed:
         hit = (words >> _ROW_BITS) == q[owner]
         return words[hit] & _ROW_MASK, owner[hit]
 
+    def bounds(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the words of each key of ``q`` start and end (binary search, nothing read)."""
+        shifted = q << _ROW_BITS
+        lo = np.searchsorted(self.words, shifted, side="left")
+        hi = np.searchsorted(self.words, shifted | _ROW_MASK, side="right")
+        return lo, hi
+
 
 _NONE = _Directed.of(_EMPTY)
+
+
+class Levels:
+    """Words (a 32-bit key above a 32-bit row number) in sorted levels of growing size: cheap
+    batch inserts, and lookups of many keys at once."""
+
+    def __init__(self) -> None:
+        self._levels: list[_Directed] = []  # smallest first
+
+    def insert(self, words: np.ndarray) -> None:
+        """Add ``words`` (sorted): merged into the smallest level, carried up when it outgrows it."""
+        if not words.size:
+            return
+        level, capacity = 0, _FIRST
+        while True:
+            if level == len(self._levels):
+                self._levels.append(_NONE)
+            merged = _merge(self._levels[level].words, words)
+            if merged.size <= capacity:
+                self._levels[level] = _Directed.of(merged)
+                return
+            self._levels[level] = _NONE  # too big: carried into the next level
+            words, level, capacity = merged, level + 1, capacity * _GROWTH
+
+    def replace(self, words: np.ndarray) -> None:
+        """Hold exactly ``words`` (sorted): one level."""
+        self._levels = [_Directed.of(words)] if words.size else []
+
+    def clear(self) -> None:
+        self._levels = []
+
+    def find(self, keys: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(row, index in ``keys``) of every word whose key is in ``keys``; with ``limit``, keys
+        held by more words than that are skipped before any of their words is read."""
+        if limit is not None:
+            return self._find_bounded(keys, limit)
+        found = [level.find(keys) for level in self._levels if level.words.size]
+        if not found:
+            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        return np.concatenate([r for r, _ in found]), np.concatenate([o for _, o in found])
+
+    def _find_bounded(self, keys: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        levels = [level for level in self._levels if level.words.size]
+        bounds = [level.bounds(keys) for level in levels]
+        counts = sum((hi - lo for lo, hi in bounds), np.zeros(keys.size, dtype=np.int64))
+        ok = np.flatnonzero((counts > 0) & (counts <= limit))
+        rows, owners = [], []
+        for level, (lo, hi) in zip(levels, bounds, strict=True):
+            positions, owner = _spans(lo[ok], hi[ok])
+            rows.append(level.words[positions] & _ROW_MASK)
+            owners.append(ok[owner])
+        if not rows:
+            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        return np.concatenate(rows), np.concatenate(owners)
+
+    def words(self) -> int:
+        return sum(level.words.size for level in self._levels)
+
+    def nbytes(self) -> int:
+        return int(sum(level.words.nbytes + level.offsets.nbytes for level in self._levels))
+
+
+def words_of(rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Sorted index words for ``rows`` under ``keys`` (one row of 32-bit keys each; zeros skipped)."""
+    words = (keys.astype(np.uint64) << _ROW_BITS) | rows.astype(np.uint64)[:, None]
+    flat: np.ndarray = words[keys != 0]
+    flat.sort()
+    return flat
 
 
 class BandIndex:
@@ -110,7 +185,7 @@ class BandIndex:
         if self._rows is not None:
             self._mult = [self._mult[0]] * len(self.layout)
         self._band_tag = np.arange(self.bands, dtype=np.uint64) << np.uint64(_HASH_BITS)
-        self._levels: list[_Directed] = []  # smallest first
+        self._store = Levels()
 
     def keys(self, *hashvalues: np.ndarray) -> np.ndarray:
         """Band keys (uint64 holding 32 bits) of one entry's signatures, or of matrices of them
@@ -137,40 +212,28 @@ class BandIndex:
 
     def add(self, rows: np.ndarray, keys: np.ndarray) -> None:
         """Index ``rows`` under their band ``keys`` (one row of keys each, from ``keys``)."""
-        if not rows.size:
-            return
-        words = ((keys << _ROW_BITS) | rows.astype(np.uint64)[:, None]).ravel()
-        words.sort()
-        level, capacity = 0, _FIRST
-        while True:
-            if level == len(self._levels):
-                self._levels.append(_NONE)
-            merged = _merge(self._levels[level].words, words)
-            if merged.size <= capacity:
-                self._levels[level] = _Directed.of(merged)
-                return
-            self._levels[level] = _NONE  # too big: carried into the next level
-            words, level, capacity = merged, level + 1, capacity * _GROWTH
+        if rows.size:
+            words = ((keys << _ROW_BITS) | rows.astype(np.uint64)[:, None]).ravel()
+            words.sort()
+            self._store.insert(words)
 
     def rebuild(self, rows: np.ndarray, keys: np.ndarray) -> None:
         """Replace the contents with ``rows`` (a start-up or a compaction): one sort, one level."""
         words = ((keys << _ROW_BITS) | rows.astype(np.uint64)[:, None]).ravel()
         words.sort()
-        self._levels = [_Directed.of(words)] if words.size else []
+        self._store.replace(words)
 
     def clear(self) -> None:
-        self._levels = []
+        self._store.clear()
 
     def query(self, q: np.ndarray, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows sharing a band key with a query: ``q`` holds the keys of one or more queries
         (one row each). Returns (query number, row) pairs, unique. A key whose bucket holds more
         than ``MAX_BUCKET`` rows — counting ``extra`` (same shape as ``q``) more — is skipped."""
         flat = q.ravel()
-        found = [level.find(flat) for level in self._levels if level.words.size]
-        if not found:
+        rows, owner = self._store.find(flat)
+        if not rows.size:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        rows = np.concatenate([r for r, _ in found])
-        owner = np.concatenate([o for _, o in found])
         bucket = np.bincount(owner, minlength=flat.size)
         if extra is not None:
             bucket += extra.ravel()
@@ -180,7 +243,7 @@ class BandIndex:
         return (pairs >> _ROW_BITS).astype(np.int64), (pairs & _ROW_MASK).astype(np.int64)
 
     def __len__(self) -> int:
-        return sum(level.words.size for level in self._levels) // self.bands
+        return self._store.words() // self.bands
 
     def nbytes(self) -> int:
-        return int(sum(level.words.nbytes + level.offsets.nbytes for level in self._levels))
+        return self._store.nbytes()

@@ -1,7 +1,7 @@
 """Per-entry state of the engine in numpy columns, one row an entry.
 
 Filtering and ranking the candidates LSH returns are then a few vectorised steps, and an entry
-costs ~1 KB of signatures plus ~30 bytes here.
+costs ~1 KB of signatures plus ~100 bytes here (its feed and its headline's word keys among them).
 """
 
 from __future__ import annotations
@@ -11,15 +11,30 @@ from collections.abc import Sequence
 import numpy as np
 
 from aggregator.dedup.signature import NUM_PERM, Signature
+from aggregator.dedup.titles import FIGURES_WIDTH, THIN_TOKENS, TITLE_WIDTH, Headline, padded
 
 MIN_SIGNED = 5  # entries with fewer distinct content words are not indexed: too little to match
 
 
 class Rows:
     """Columns: entry id (-1 for a dead row), story id, time, whether placed and alive, the sizes
-    of the two signed word sets and the two signatures."""
+    of the two signed word sets and the two signatures; the feed, and the headline's word keys,
+    figure keys and skeleton (``titles.py``)."""
 
-    _COLUMNS = ("entry", "story", "time", "alive", "full_size", "lead_size", "full", "lead")
+    _COLUMNS = (
+        "entry",
+        "story",
+        "time",
+        "alive",
+        "full_size",
+        "lead_size",
+        "full",
+        "lead",
+        "feed",
+        "words",
+        "figures",
+        "skeleton",
+    )
 
     def __init__(self, capacity: int = 1024) -> None:
         self.n = 0
@@ -31,6 +46,10 @@ class Rows:
         self.lead_size = np.zeros(capacity, dtype=np.uint16)
         self.full = np.zeros((capacity, NUM_PERM), dtype=np.uint32)
         self.lead = np.zeros((capacity, NUM_PERM), dtype=np.uint32)
+        self.feed = np.zeros(capacity, dtype=np.int64)
+        self.words = np.zeros((capacity, TITLE_WIDTH), dtype=np.uint32)
+        self.figures = np.zeros((capacity, FIGURES_WIDTH), dtype=np.uint32)
+        self.skeleton = np.zeros(capacity, dtype=np.uint64)
 
     def reserve(self, extra: int) -> None:
         need = self.n + extra
@@ -51,6 +70,8 @@ class Rows:
         sigs: Sequence[Signature],
         *,
         alive: bool,
+        feeds: Sequence[int] = (),
+        headlines: Sequence[Headline] = (),
     ) -> np.ndarray:
         k = entries.size
         self.reserve(k)
@@ -63,6 +84,12 @@ class Rows:
         elif k:
             self.full[rows] = np.stack([s.full for s in sigs])
             self.lead[rows] = np.stack([s.lead for s in sigs])
+        if feeds:
+            self.feed[rows] = feeds
+        for row, h in zip(rows.tolist(), headlines, strict=False):
+            self.words[row] = padded(h.words, TITLE_WIDTH)
+            self.figures[row] = padded(h.figures, FIGURES_WIDTH)
+            self.skeleton[row] = h.skeleton
         self.n += k
         return rows
 
@@ -71,6 +98,20 @@ class Rows:
         signed word set), so a restarted engine indexes exactly what a running one did."""
         mask: np.ndarray = self.full_size[rows] >= MIN_SIGNED
         return mask
+
+    def thin(self, rows: np.ndarray | slice) -> np.ndarray:
+        """Which of ``rows`` have (next to) no text: matched by their headline."""
+        mask: np.ndarray = self.full_size[rows] < THIN_TOKENS
+        return mask
+
+    def headline(self, row: int) -> Headline:
+        words = self.words[row]
+        figures = self.figures[row]
+        return Headline(
+            tuple(int(w) for w in words[words != 0]),
+            tuple(int(f) for f in figures[figures != 0]),
+            int(self.skeleton[row]),
+        )
 
     def keep(self, rows: np.ndarray) -> None:
         """Keep only ``rows`` (in this order), renumbered from 0."""

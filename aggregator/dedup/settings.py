@@ -19,7 +19,11 @@ class DedupSettings:
     reworded: bool = True
     # Join an excerpt or summary to its full article. Off: excerpt-only feeds stay apart.
     excerpts: bool = True
+    # Join an entry with (next to) no text — a headline-only item of a news-search or link feed —
+    # to the story whose headline it carries. Off: such entries join only by link or GUID.
+    headlines: bool = True
 
     def allows(self, method: str) -> bool:
-        """Whether a match found by ``method`` ("copy", "reworded", "excerpt") may join."""
-        return (method != "reworded" or self.reworded) and (method != "excerpt" or self.excerpts)
+        """Whether a match found by ``method`` ("copy", "reworded", "excerpt", "headline") may join."""
+        switches = {"reworded": self.reworded, "excerpt": self.excerpts, "headline": self.headlines}
+        return switches.get(method, True)

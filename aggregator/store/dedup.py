@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, select, update
 from aggregator.store.db import Tx, bump, once, upsert
 from aggregator.store.entries import chunks
 from aggregator.store.schema import boilerplate, entries, feeds, signatures, story_members
-from aggregator.store.values import IndexedRecord, SignatureRecord
+from aggregator.store.values import IndexedRecord, SignatureRecord, TitledRecord
 
 
 def _signature_upsert(tx: Tx) -> Any:
@@ -71,14 +71,36 @@ def indexed_since(tx: Tx, after: int = 0) -> Iterator[IndexedRecord]:
             signatures.c.time,
             signatures.c.algo_version,
             signatures.c.data,
+            entries.c.feed_id,
+            entries.c.title,
         )
         .join(story_members, story_members.c.entry_id == signatures.c.entry_id)
+        .join(entries, entries.c.id == signatures.c.entry_id)
         .where(signatures.c.entry_id > after)
         .order_by(signatures.c.entry_id)
     )
     # (statement options: the connection's own would stream every later statement too)
     for row in tx.execute(stmt.execution_options(yield_per=5000)):
         yield IndexedRecord(*row)
+
+
+def titles_between(tx: Tx, start: datetime, end: datetime) -> list[TitledRecord]:
+    """Placed entries filed between two times, with feed, title and story: what tells whether a
+    headline recurs (a live run holds them in memory; ``explain`` asks the database)."""
+    stmt = (
+        select(
+            signatures.c.entry_id,
+            story_members.c.story_id,
+            signatures.c.time,
+            entries.c.feed_id,
+            entries.c.title,
+        )
+        .join(story_members, story_members.c.entry_id == signatures.c.entry_id)
+        .join(entries, entries.c.id == signatures.c.entry_id)
+        .where(signatures.c.time >= start, signatures.c.time <= end)
+        .order_by(signatures.c.entry_id)
+    )
+    return [TitledRecord(*row) for row in tx.execute(stmt)]
 
 
 # --------------------------------------------------------------------------- boilerplate

@@ -194,6 +194,7 @@ _TEXTS = (
         entries.c.text,
         entries.c.published_at,
         story_members.c.story_id,
+        entries.c.url,
     )
     .outerjoin(story_members, story_members.c.entry_id == entries.c.id)
     .where(entries.c.id.in_(bindparam("ids", expanding=True)))

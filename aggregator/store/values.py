@@ -77,6 +77,7 @@ class EntryText:
     text: str
     published: datetime
     story_id: int | None
+    url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,17 @@ class SignatureRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TitledRecord:
+    """A placed entry's headline and where it stands (does a title recur in the window?)."""
+
+    entry_id: int
+    story_id: int
+    time: datetime
+    feed_id: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class IndexedRecord:
     """A stored signature with the story its entry is in (to rebuild an index)."""
 
@@ -149,6 +161,8 @@ class IndexedRecord:
     time: datetime
     algo_version: int
     data: bytes
+    feed_id: int
+    title: str
 
 
 @dataclass(frozen=True, slots=True)
