@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from aggregator.dedup.engine import TITLE_BUCKET, Decision, DedupDoc, Engine
-from aggregator.dedup.index import MAX_BUCKET, words_of
+from aggregator.dedup.index import MAX_BUCKET
 from aggregator.dedup.rows import containment
 from aggregator.dedup.signature import Signature, sign_many
 from aggregator.dedup.text import Cleaned, Features, features, sign_tokens
@@ -170,9 +170,19 @@ class Prepared:
         out: list[list[tuple[int, int]]] = [[] for _ in self.docs]
         if not self.docs:
             return out
-        pos, found, shared = self._engine.title_pairs(self._rows)
-        for p, row, n in zip(pos.tolist(), found.tolist(), shared.tolist(), strict=True):
-            out[p].append((row, n))
+        # An entry with text may only join a story of headlines (see ``_by_headline``): its
+        # title matters only when an entry without text shares its words, and most have none.
+        e, rows = self._engine, self._rows
+        thin = e.rows.thin(rows)
+        asking = thin.copy()
+        if (~thin).any():
+            hit, _, _ = e.title_pairs(rows[~thin], thin_only=True)
+            asking[np.flatnonzero(~thin)[np.unique(hit)]] = True
+        if asking.any():
+            pos, found, shared = e.title_pairs(rows[asking])
+            at = np.flatnonzero(asking)
+            for p, row, n in zip(at[pos].tolist(), found.tolist(), shared.tolist(), strict=True):
+                out[p].append((row, n))
         postings: dict[int, list[int]] = {}
         for j, h in enumerate(self.headlines):
             seen: dict[int, int] = {}
@@ -478,7 +488,7 @@ class Placing:
             placed.append(pos)
         e.kill_rows(dead)
         placed_rows = p._rows[placed]
-        e.titles.insert(words_of(placed_rows, r.words[placed_rows]))
+        e.add_titles(placed_rows)
         if p._ok.size:
             keep = np.isin(p._ok, placed)
             e.index.add(p._rows[p._ok[keep]], p._keys[keep])

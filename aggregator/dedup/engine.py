@@ -97,6 +97,7 @@ class Engine:
         self.boilerplate = Boilerplate()
         self.index = BandIndex([(FULL_BANDS, FULL_ROWS), (LEAD_BANDS, LEAD_ROWS)])
         self.titles = Levels()  # headline word keys of every placed entry (see titles.py)
+        self.thin_titles = Levels()  # ...and of those without text: few, looked up first
         self.rows = Rows()
         self._row_of: dict[int, int] = {}  # placed entries
         # story -> its entry, or its entries once it has several (most stories have one)
@@ -194,7 +195,7 @@ class Engine:
             headlines=[self.headline(f.feed_id, f.title) for f in fresh],
         )
         self._placed(entries.tolist(), stories.tolist(), rows.tolist())
-        self.titles.insert(words_of(rows, self.rows.words[rows]))
+        self.add_titles(rows)
         rows = rows[self.rows.indexed(rows)]
         self.index.add(rows, self.index.keys(self.rows.full[rows], self.rows.lead[rows]))
 
@@ -263,16 +264,30 @@ class Engine:
         self._dead = 0
         ok = np.flatnonzero(r.indexed(slice(0, r.n)))
         self.index.rebuild(ok, self.index.keys(r.full[ok], r.lead[ok]))
-        self.titles.replace(words_of(np.arange(r.n), r.words[: r.n]))
+        every = np.arange(r.n)
+        self.titles.replace(words_of(every, r.words[: r.n]))
+        thin = every[r.thin(every)]
+        self.thin_titles.replace(words_of(thin, r.words[thin]))
 
-    def title_pairs(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def add_titles(self, rows: np.ndarray) -> None:
+        """Index the headline words of placed ``rows`` (and apart, of those without text)."""
+        self.titles.insert(words_of(rows, self.rows.words[rows]))
+        thin = rows[self.rows.thin(rows)]
+        if thin.size:
+            self.thin_titles.insert(words_of(thin, self.rows.words[thin]))
+
+    def title_pairs(
+        self, rows: np.ndarray, thin_only: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(position in ``rows``, placed row, headline words shared) for every placed entry
-        sharing at least ``MIN_SHARED`` headline words with one of ``rows``: one lookup for a
-        batch. Words in more than ``TITLE_BUCKET`` titles are skipped, like stop words."""
+        sharing at least ``MIN_SHARED`` headline words with one of ``rows`` (``thin_only``:
+        among entries without text): one lookup for a batch. Words in more than
+        ``TITLE_BUCKET`` titles are skipped, like stop words."""
         keys = self.rows.words[rows]
         owner_of_key = np.repeat(np.arange(rows.size), keys.shape[1])[keys.ravel() != 0]
         flat = keys.ravel()[keys.ravel() != 0].astype(np.uint64)
-        found_words, owner = self.titles.find(flat, limit=TITLE_BUCKET)
+        index = self.thin_titles if thin_only else self.titles
+        found_words, owner = index.find(flat, limit=TITLE_BUCKET)
         if not found_words.size:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, empty
