@@ -370,3 +370,24 @@ def test_an_empty_batch_and_a_batch_never_placed_change_nothing() -> None:
     assert len(engine) == len(batch)
     truth = {cluster_of(d) for d in batch}
     assert len(partition(stories)) == len(truth)
+
+
+def test_boilerplate_counts_kept_as_arrays_match_a_counter() -> None:
+    """The compact per-feed counts add, take away and find frequent keys as a Counter would."""
+    from collections import Counter
+
+    from aggregator.dedup.boilerplate import _Counts
+
+    rng = random.Random(3)
+    ref: Counter[int] = Counter()
+    counts = _Counts({})
+    for step in range(300):
+        delta = {rng.randrange(50) * 2**40 + 7: rng.randint(1, 3) for _ in range(rng.randint(0, 10))}
+        if step % 7 == 0 and ref:
+            delta = {k: -min(n, rng.randint(1, 3)) for k, n in list(ref.items())[:5]}
+        counts.add(delta)
+        ref.update(delta)
+        ref = Counter({k: n for k, n in ref.items() if n > 0})
+        assert counts.as_dict() == dict(ref)
+        assert counts.frequent == {k: n for k, n in ref.items() if n >= MIN_DOCS}
+    assert _Counts(dict(ref)).as_dict() == dict(ref)

@@ -96,3 +96,52 @@ def test_deadline_sync_and_neighbours_retried() -> None:
         slow_result, fine_result = asyncio.run(both())
         assert isinstance(slow_result, ParseError)
         assert isinstance(fine_result, Digest)
+
+
+OWNER = """
+import sys, time
+from aggregator.pipeline.workers import WorkerPool
+if __name__ == "__main__":
+    pool = WorkerPool(2)
+    executor = pool._executor()
+    executor.submit(sum, [1, 2]).result()
+    print(" ".join(str(p) for p in executor._processes), flush=True)
+    time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_leave_when_their_owner_is_killed(tmp_path: Path) -> None:
+    """A service killed with SIGKILL leaves no parser processes behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from aggregator.pipeline.workers import ORPHAN_CHECK_SECONDS
+
+    script = tmp_path / "owner.py"
+    script.write_text(OWNER, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert owner.stdout is not None
+        workers = [int(p) for p in owner.stdout.readline().split()]
+        assert workers and all(_alive(p) for p in workers)
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
+    deadline = time.monotonic() + 3 * ORPHAN_CHECK_SECONDS + 5
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in workers)

@@ -19,7 +19,7 @@ from typing import Any
 
 from aggregator.clock import utcnow
 from aggregator.cluster.retention import expire
-from aggregator.cluster.state import ClusterState
+from aggregator.cluster.state import ClusterState, release_free_memory
 from aggregator.daemon.live import LiveSettings
 from aggregator.errors import AggregatorError, DatabaseUnavailable
 from aggregator.metrics import Metrics
@@ -109,6 +109,7 @@ class Poller:
         if time.monotonic() >= self._next_sweep:  # a dead neighbour's feeds need not wait out its lease
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
             release_dead_owners(self.database, now)
+            release_free_memory()  # runs free what they parsed and placed; give the pages back
         with self.database.transaction("leasing due feeds") as tx:
             return feed_repo.claim_due(
                 tx,

@@ -29,10 +29,31 @@ Target = Callable[[DigestJob], Digest | FeedDiscovery]
 Executor = concurrent.futures.ProcessPoolExecutor
 
 
-def _warm() -> None:
-    """Import the parser (with its safe SAX driver) and the normaliser before the first job."""
+ORPHAN_CHECK_SECONDS = 2.0
+
+
+def _start(owner: int) -> None:
+    """In each worker: import the parser (with its safe SAX driver) and the normaliser before
+    the first job, and leave when the process that owns the pool is gone. A pool's workers
+    outlive an owner killed with SIGKILL (they wait on a queue nobody will write to again);
+    a worker (or a whole machine of them) must not linger after its service died."""
+    import threading
+    import time
+
     import aggregator.normalise
     import aggregator.parse.xmlfeed  # noqa: F401
+
+    def watch() -> None:
+        while True:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # the pid was reused by another user's process: gone too
+                os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 def default_workers() -> int:
@@ -59,7 +80,7 @@ class WorkerPool:
         if self._pool is None:
             # forkserver: workers start from a clean interpreter, not a copy of a threaded parent.
             ctx = multiprocessing.get_context("forkserver")
-            self._pool = Executor(self.workers, mp_context=ctx, initializer=_warm)
+            self._pool = Executor(self.workers, mp_context=ctx, initializer=_start, initargs=(os.getpid(),))
         return self._pool
 
     def close(self) -> None:
