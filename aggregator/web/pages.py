@@ -284,7 +284,7 @@ def relation_words(r: Relation | None, m: MemberView, detail: Mapping[str, float
     if kind == "excerpt":
         return "excerpt of the original article"
     if kind == "headline":
-        return "headline only, linking to this story"
+        return "headline only: it carries this story's headline (no text to compare)"
     return f"joined through another copy ({explain_match(m, detail)})"
 
 
