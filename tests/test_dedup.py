@@ -28,6 +28,7 @@ from aggregator.dedup import (
     elect_representative,
 )
 from aggregator.dedup.boilerplate import MIN_DOCS, Boilerplate
+from aggregator.dedup.elect import headline_only
 from aggregator.dedup.index import MAX_BUCKET, BandIndex
 from aggregator.dedup.signature import ALGO_VERSION, sign_many
 from aggregator.dedup.text import SignTokens, clean, dateline_day, features, fold, sign_tokens
@@ -327,6 +328,24 @@ def test_variant_urls_and_the_main_url_represents() -> None:
     amp = MemberInfo(1, "kumparan.com", "kumparan", 0, when, 900, (), variant_url=True)
     main = MemberInfo(2, "kumparan.com", "kumparan", 0, when, 900, (), variant_url=False)
     assert elect_representative([amp, main]) == 2
+
+
+def test_a_summary_original_keeps_its_place_a_headline_only_entry_does_not() -> None:
+    """A summary feed's item (a sentence or two) is the original when it came first; an entry that
+    only repeats its title (news-search style) never represents a story with an article in it."""
+    title = "Ireland 21-19 Argentina: what you need to know"
+    summary = "Ireland edge Argentina in a tense quarter-final in Cardiff to reach the last four."
+    assert not headline_only(title, summary)
+    assert headline_only(title, "")
+    assert headline_only(title, f"{title} - BBC Sport")
+    assert not headline_only(title, summary + " " * 300)  # long texts are never headline-only
+    first, later = datetime(2024, 5, 6, 16, 40, tzinfo=UTC), datetime(2024, 5, 7, 5, 15, tzinfo=UTC)
+    original = MemberInfo(1, "bbc.co.uk", "BBC Sport", 0, first, len(summary), ())
+    copy = MemberInfo(2, "metrowire.net", "Metro Wire", 0, later, 2400, ())
+    assert elect_representative([copy, original]) == 1
+    link = MemberInfo(3, "news.example", "News Search", 0, first, 40, (), headline_only=True)
+    article = MemberInfo(4, "metrowire.net", "Metro Wire", 0, later, 2400, ())
+    assert elect_representative([link, article]) == 4
 
 
 def reword(text: str, every: int) -> str:

@@ -180,7 +180,10 @@ def test_ingest_is_idempotent_and_edits_update_in_place(database: Database) -> N
     [
         (entry("x9", "https://www.a.example/1?utm_source=x", text="lain sekali " * 5), "url"),
         (entry("x9", "https://b.example/other", text="isi berita g1 " * 5), "text"),
-        (entry("https://a.example/guid/1", "https://b.example/z", text="beda " * 9), "guid"),
+        (
+            entry("https://a.example/guid/1", "https://b.example/z", text="kabar dari sumber lain " * 3),
+            "guid",
+        ),
     ],
 )
 def test_identity_dedup_joins_existing_story(database: Database, second: Entry, match: str) -> None:

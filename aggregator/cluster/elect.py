@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from aggregator.dedup.elect import MemberInfo, elect_representative
+from aggregator.dedup.elect import MemberInfo, elect_representative, headline_only
 from aggregator.store import Tx
 from aggregator.store import stories as story_repo
 from aggregator.store.values import MemberFacts
@@ -23,6 +23,7 @@ def member_info(m: MemberFacts) -> MemberInfo:
         text_length=m.text_length,
         attributed_sources=m.credits,
         variant_url=is_variant_url(m.url),
+        headline_only=headline_only(m.title, m.text_head),
     )
 
 

@@ -1,11 +1,12 @@
 """Representative election: the original publisher's copy stands for the story.
 
 Order: (1) a member that names its source in an attribution line points at the member from
-that source's feed (matched by the feed's site host or title); (2) a member with an article's
-text over a headline-only or one-line item (a news-search feed links the story; it does not
-tell it); (3) the feed's configured priority; (4) the earliest published; (5) a main URL over
-an AMP, mobile or tracking variant of it (the same article in two feeds of its publisher);
-(6) the fullest text; (7) the lowest entry id, so the result never depends on the order members
+that source's feed (matched by the feed's site host or title); (2) a member with text over a
+headline-only one, whose text says nothing its title does not (a news-search feed links the
+story; it does not tell it; a summary feed's one-paragraph item is text and keeps its place);
+(3) the feed's configured priority; (4) the earliest published; (5) a main URL over an AMP,
+mobile or tracking variant of it (the same article in two feeds of its publisher); (6) the
+fullest text; (7) the lowest entry id, so the result never depends on the order members
 arrived in.
 """
 
@@ -16,8 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from aggregator.dedup.text import words_of
+
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
-THIN_TEXT = 280  # characters: less is a headline with a line at most, not the article
+THIN_TEXT = 280  # characters: only a text shorter than this can be a headline with furniture...
+EXTRA_WORDS = 3  # ...and only when it adds at most this many words to the title (a publisher's name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,18 @@ class MemberInfo:
     text_length: int
     attributed_sources: tuple[str, ...] = ()  # what this member says it was taken from
     variant_url: bool = False  # its URL is an AMP/mobile/tracking spelling of another
+    headline_only: bool = False  # its text says nothing its title does not (see ``headline_only``)
+
+
+def headline_only(title: str, text: str) -> bool:
+    """Whether an entry carries a headline and no article: no text, or a text that only repeats
+    the title, perhaps with the publisher's name ("Title - Publisher"), as news-search and
+    link-blog feeds do. A summary of a sentence or two is text: a summary feed's item is often
+    the original publisher's, and the earliest copy must keep its claim."""
+    if len(text) >= THIN_TEXT:
+        return False
+    said = set(words_of(title))
+    return len(set(words_of(text)) - said) <= EXTRA_WORDS
 
 
 def _squash(text: str) -> str:
@@ -68,7 +84,7 @@ def elect_representative(members: Sequence[MemberInfo]) -> int:
         members,
         key=lambda m: (
             m.entry_id not in named,
-            m.text_length < THIN_TEXT,
+            m.headline_only,
             -m.priority,
             m.time,
             m.variant_url,

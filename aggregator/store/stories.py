@@ -20,6 +20,7 @@ from aggregator.store.values import MemberFacts, Membership, NewMember, NewStory
 # Story keys are derived from the founding entry, so they are permanent and never reused.
 _KEY_NS = uuid.UUID("3f0c8f3e-6d0b-4b8e-9a47-2b7e4c1f5a10")
 SNIPPET = 280  # characters of the representative's text a page shows
+TEXT_HEAD = 300  # characters of a member's text the election reads (to tell a headline-only one)
 
 
 def story_key(feed_url: str, guid_key: str) -> str:
@@ -166,7 +167,7 @@ def member_facts(tx: Tx, story_ids: Iterable[int]) -> dict[int, list[MemberFacts
     """Every member of these stories, with its feed, for electing representatives."""
     out: dict[int, list[MemberFacts]] = defaultdict(list)
     for part in chunks(sorted(set(story_ids))):
-        for eid, sid, url, published, length, credit, furl, site, title, priority in tx.execute(
+        for eid, sid, url, published, length, credit, furl, site, ftitle, priority, title, head in tx.execute(
             _FACTS, {"ids": part}
         ):
             out[sid].append(
@@ -179,8 +180,10 @@ def member_facts(tx: Tx, story_ids: Iterable[int]) -> dict[int, list[MemberFacts
                     tuple(credit.split("\n")) if credit else (),
                     furl,
                     site,
-                    title or "",
+                    ftitle or "",
                     priority,
+                    title or "",
+                    head or "",
                 )
             )
     return dict(out)
@@ -198,6 +201,8 @@ _FACTS = (
         feeds.c.site_url,
         feeds.c.title,
         feeds.c.priority,
+        entries.c.title,
+        func.substr(entries.c.text, 1, TEXT_HEAD),
     )
     .join(story_members, story_members.c.entry_id == entries.c.id)
     .join(feeds, feeds.c.id == entries.c.feed_id)

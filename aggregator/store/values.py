@@ -94,6 +94,8 @@ class MemberFacts:
     feed_site_url: str | None
     feed_title: str
     priority: int
+    title: str = ""
+    text_head: str = ""  # the text's first characters (enough to tell a headline-only entry)
 
 
 @dataclass(frozen=True, slots=True)
