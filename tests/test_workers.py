@@ -145,3 +145,16 @@ def test_workers_leave_when_their_owner_is_killed(tmp_path: Path) -> None:
     while any(_alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in workers)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "getpriority"), reason="POSIX priorities")
+def test_parser_workers_yield_the_cpu_to_their_owner() -> None:
+    """Storing and clustering in the owner is a round's critical path: parsers run niced."""
+    import os
+
+    from aggregator.pipeline.workers import PARSER_NICENESS
+
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    with WorkerPool(workers=1) as pool:
+        worker = pool._executor().submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=30)
+    assert worker == min(19, own + PARSER_NICENESS)

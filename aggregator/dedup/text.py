@@ -152,12 +152,21 @@ class Cleaned:
     body: str  # kept lines, one per line
     dateline: str  # the dateline stripped from the first line ("" if none), kept for its figures
     words: list[bytes]  # the body's words, folded, as UTF-8 (see ``words_of``)
+    content: dict[bytes, bool]  # each distinct word, in order: whether it is a content word
 
 
 def clean(title: str, text: str, is_learned: Callable[[str], bool]) -> Cleaned:
     kept, dateline = strip_furniture(text.split("\n"), is_learned)
     body = "\n".join(kept)
-    return Cleaned(title, body, dateline, words_of(body))
+    words = words_of(body)
+    return Cleaned(title, body, dateline, words, content_words(words))
+
+
+def content_words(words: list[bytes]) -> dict[bytes, bool]:
+    """Whether each distinct word is a content word (long enough, or not only letters), decided
+    once per distinct word and shared by the signatures and the verification features."""
+    short = MIN_CONTENT_LEN
+    return {t: len(t) >= short or not t.isalpha() for t in dict.fromkeys(words)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +194,8 @@ _STOP_BYTES = frozenset(w.encode() for w in STOP_WORDS)
 
 
 def sign_tokens(c: Cleaned) -> SignTokens:
-    stop, short = _STOP_BYTES, MIN_CONTENT_LEN
-    signed = [t for t in dict.fromkeys(c.words) if (len(t) >= short and t not in stop) or not t.isalpha()]
+    stop = _STOP_BYTES
+    signed = [t for t, content in c.content.items() if content and (t not in stop or not t.isalpha())]
     return SignTokens(signed[:LEAD_SIGNED], signed[LEAD_SIGNED:])
 
 
@@ -261,27 +270,26 @@ class Features:
     names, word 3-grams, headline words) is made on first use, and the cleaned text kept until
     then is let go."""
 
-    __slots__ = ("_cleaned", "_detail", "_hashes", "lead_set", "token_set")
+    __slots__ = ("_cleaned", "_detail", "lead_set", "token_set")
 
     def __init__(self, c: Cleaned) -> None:
-        words = c.words
-        hashes = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
-        content = np.fromiter(
-            (len(t) >= MIN_CONTENT_LEN or not t.isalpha() for t in words), dtype=bool, count=len(words)
-        )
-        self.token_set: HashSet = np.unique(hashes[content])  # content tokens
-        self.lead_set: HashSet = np.unique(hashes[:LEAD_TOKENS][content[:LEAD_TOKENS]])  # of the opening
-        self._hashes: np.ndarray | None = hashes
+        kinds = c.content
+        self.token_set: HashSet = _hashed(t for t, content in kinds.items() if content)  # content words
+        self.lead_set: HashSet = _hashed(filter(kinds.__getitem__, c.words[:LEAD_TOKENS]))  # of the opening
         self._cleaned: Cleaned | None = c
         self._detail: Detail | None = None
 
     @property
     def detail(self) -> Detail:
         if self._detail is None:
-            assert self._cleaned is not None and self._hashes is not None
-            self._detail = _detail(self._cleaned, self._hashes)
-            self._cleaned = self._hashes = None
+            assert self._cleaned is not None
+            self._detail = _detail(self._cleaned)
+            self._cleaned = None
         return self._detail
+
+
+def _hashed(words: Iterable[bytes]) -> HashSet:
+    return np.unique(np.fromiter(map(hash, words), dtype=np.int64))
 
 
 _TRIGRAM_MIX = (np.int64(0x9E3779B97F4A7C15 - (1 << 64)), np.int64(0xC2B2AE3D27D4EB4F - (1 << 64)))
@@ -310,10 +318,11 @@ def features(c: Cleaned) -> Features:
     return Features(c)
 
 
-def _detail(c: Cleaned, hashes: np.ndarray) -> Detail:
+def _detail(c: Cleaned) -> Detail:
     """The dearer signals. One hash per word, taken once: the word sets are subsets of those
     hashes, and the word 3-grams are mixed from them arithmetically, not hashed as tuples."""
     body = c.body
+    hashes = np.fromiter(map(hash, c.words), dtype=np.int64, count=len(c.words))
     with np.errstate(over="ignore"):
         trigrams = hashes[:-2] * _TRIGRAM_MIX[0] + hashes[1:-1] * _TRIGRAM_MIX[1] + hashes[2:]
     figures = {n.translate(_SEPARATORS).lstrip("0") or "0" for n in _NUMBER.findall(f"{c.dateline} {body}")}

@@ -30,6 +30,7 @@ Executor = concurrent.futures.ProcessPoolExecutor
 
 
 ORPHAN_CHECK_SECONDS = 2.0
+PARSER_NICENESS = 10  # workers yield the CPU to the process that owns them (see _start)
 
 
 def _start(owner: int) -> None:
@@ -54,6 +55,10 @@ def _start(owner: int) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+    if hasattr(os, "nice"):
+        # Parsing runs ahead of storing; the process that stores and clusters (one thread, in
+        # order) is a round's critical path and the web server shares it: it gets a core first.
+        os.nice(PARSER_NICENESS)
 
 
 def default_workers() -> int:
