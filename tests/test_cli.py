@@ -189,3 +189,41 @@ def test_version_alone_prints_the_version() -> None:
 
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"aggregator {__version__}"
+
+
+PROBE = """
+import atexit, json, sys
+HEAVY = ("numpy", "datasketch", "feedparser", "aggregator.dedup.text", "aggregator.parse.xmlfeed")
+if __name__ == "__main__":  # (parser processes import this module too)
+    atexit.register(lambda: print(json.dumps(sorted(m for m in HEAVY if m in sys.modules))))
+    sys.argv = ["aggregator", "--config", sys.argv[1], "poll"]
+    from aggregator.cli import main
+    main()
+"""
+
+
+def test_an_unchanged_round_loads_no_parser_nor_dedup_engine(server: LocalServer, tmp_path: Path) -> None:
+    """A round where every feed answers 304 needs no parser, no NumPy, no dedup index: start-up
+    and memory of the commonest round stay small (a story's re-election must not pull them in)."""
+    import os
+    import subprocess
+    import sys
+
+    body = (DATA / "feeds" / "rss20.xml").read_bytes()
+    url = server.serve_bytes("/cnn.rss", body, etag='"v1"')
+    config = write_config(tmp_path, [(url, "CNN Indonesia")])
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROBE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def loaded() -> list[str]:
+        run = subprocess.run(
+            [sys.executable, str(probe), str(config)], capture_output=True, text=True, timeout=120, env=env
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        return list(json.loads(run.stdout.strip().splitlines()[-1]))
+
+    assert "numpy" in loaded()  # the first round stores and clusters entries
+    assert loaded() == []
+    second = server.hits("/cnn.rss")[-1]
+    assert second.headers.get("If-None-Match") == '"v1"'  # answered 304: an unchanged round

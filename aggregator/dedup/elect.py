@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from aggregator.dedup.text import words_of
-
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_WORD = re.compile(r"\w+")  # (not dedup.text's words: that module loads NumPy, which a 304 round never needs)
 THIN_TEXT = 280  # characters: only a text shorter than this can be a headline with furniture...
 EXTRA_WORDS = 3  # ...and only when it adds at most this many words to the title (a publisher's name)
 
@@ -44,8 +43,8 @@ def headline_only(title: str, text: str) -> bool:
     the original publisher's, and the earliest copy must keep its claim."""
     if len(text) >= THIN_TEXT:
         return False
-    said = set(words_of(title))
-    return len(set(words_of(text)) - said) <= EXTRA_WORDS
+    said = set(_WORD.findall(title.casefold()))
+    return len(set(_WORD.findall(text.casefold())) - said) <= EXTRA_WORDS
 
 
 def _squash(text: str) -> str:
