@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 # --------------------------------------------------------------------------- fetch
@@ -121,6 +122,9 @@ class Digest:
     title: str  # the feed's title as plain text
     entries: tuple[Entry, ...]
     unchanged: int = 0
+    # guid_key -> the entry's dedup prework (``aggregator.dedup.prework.Prework``), made in the
+    # parser process when asked for; the placing side checks it before using it
+    prework: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def seen(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from aggregator.dedup import (
 from aggregator.dedup.boilerplate import MIN_DOCS, Boilerplate
 from aggregator.dedup.elect import headline_only
 from aggregator.dedup.index import MAX_BUCKET, BandIndex
+from aggregator.dedup.prework import Prework, prework
 from aggregator.dedup.signature import ALGO_VERSION, sign_many
 from aggregator.dedup.text import SignTokens, clean, dateline_day, features, fold, sign_tokens
 from aggregator.dedup.verify import verify
@@ -75,11 +77,11 @@ class Store:
         return [replace(self.docs[i], story_id=self.story.get(i)) for i in ids if i in self.docs]
 
 
-def place(engine: Engine, batch: list[DedupDoc]) -> dict[int, int]:
+def place(engine: Engine, batch: list[DedupDoc], prework: Sequence[Prework | None] = ()) -> dict[int, int]:
     """One feed run: prepare ``batch``, supply its texts, decide and place each entry in order,
     commit (a new story's id is its founder's entry id); returns entry id -> story id."""
     store: Store = engine.store  # type: ignore[attr-defined]
-    prepared = engine.prepare(batch)
+    prepared = engine.prepare(batch, prework)
     placing = prepared.supply(store.texts(prepared.needs))
     stories = {}
     for slot in placing:
@@ -198,6 +200,40 @@ def test_batch_and_one_by_one_give_the_same_stories() -> None:
     for d in batch:
         alone.update(place(engine, [d]))
     assert partition(together) == partition(alone)
+
+
+def test_prework_from_a_parser_process_places_the_same_and_steps_aside_when_stale() -> None:
+    """Work made in another process (as a parser process makes it) gives the signatures and
+    stories the engine makes itself; it is set aside for an entry whose text is no longer what
+    it was made of, and for one with a line the feed has since learned as boilerplate."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    footer = "Redaksi Contoh Media menerima tulisan pembaca pada setiap hari kerja"
+    batch = [replace(d, text=f"{d.text}\n{footer}") if d.feed_id == 1 else d for d in docs()]
+    store = {d.entry_id: d for d in batch}
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        work = pool.submit(prework, [(d.title, d.text) for d in batch]).result(timeout=120)
+    for d, w in zip(batch, work, strict=True):  # hashes that do not depend on the process
+        made_here = features(clean(d.title, d.text, lambda _: False))
+        assert np.array_equal(w.features.token_set, made_here.token_set)
+        assert np.array_equal(w.features.detail.trigrams, made_here.detail.trigrams)
+    own, given = new_engine(store), new_engine(store)
+    assert partition(place(given, batch, work)) == partition(place(own, batch))
+    assert given.stats["prework_used"] == len(batch)
+    for d in batch:
+        a, b = given.signature_of(d.entry_id), own.signature_of(d.entry_id)
+        assert a is not None and b is not None and a.to_bytes() == b.to_bytes()
+
+    fresh, mine = new_engine(store), new_engine(store)
+    learned = [f"Berita nomor {i} hari ini\n{footer}" for i in range(2 * MIN_DOCS)]
+    for engine in (fresh, mine):
+        engine.boilerplate.observe(1, learned)  # the footer is now feed 1's boilerplate
+        assert engine.boilerplate.is_boilerplate(1, footer)
+    edited = [replace(d, text=d.text + " Update.") if i == 0 else d for i, d in enumerate(batch)]
+    assert partition(place(fresh, edited, work)) == partition(place(mine, edited))
+    stale = 1 + sum(d.feed_id == 1 for d in edited[1:])
+    assert fresh.stats["prework_used"] == len(batch) - stale
 
 
 def test_restart_from_stored_signatures_places_the_same() -> None:

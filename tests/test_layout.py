@@ -17,7 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "dedup": {"normalise"},
     "config": set(),
     "cluster": {"dedup", "normalise", "store"},
-    "pipeline": {"fetch", "parse", "normalise", "store", "cluster"},
+    "pipeline": {"fetch", "parse", "normalise", "store", "dedup", "cluster"},  # dedup: prework
     "publish": {"config", "normalise", "store"},
     "web": {"cluster", "config", "publish", "store", "wiring"},
     "daemon": {"cluster", "config", "pipeline", "store", "web", "wiring"},

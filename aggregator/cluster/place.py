@@ -11,13 +11,14 @@ transaction has committed (``Placed.commit``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from aggregator.cluster.elect import reelect
 from aggregator.cluster.state import ClusterState, doc_of, signature_record
 from aggregator.dedup import DedupDoc, Engine, Placing, Slot
+from aggregator.dedup.prework import Prework
 from aggregator.models import MatchKind
 from aggregator.store import Tx
 from aggregator.store import dedup as dedup_repo
@@ -79,10 +80,17 @@ def _identity(known: entry_repo.IdentityKeys, entry: StoredEntry) -> Placement |
 
 
 def place_new_entries(
-    tx: Tx, state: ClusterState, feed: FeedState, new: Sequence[StoredEntry], now: datetime, placed: Placed
+    tx: Tx,
+    state: ClusterState,
+    feed: FeedState,
+    new: Sequence[StoredEntry],
+    now: datetime,
+    placed: Placed,
+    prework: Mapping[str, Prework] | None = None,
 ) -> None:
     """Place every new entry of one feed run (the caller holds the clustering lock), recording
-    in ``placed`` what was done, so the caller can commit or abandon the engine's side."""
+    in ``placed`` what was done, so the caller can commit or abandon the engine's side.
+    ``prework``: what the parser process made of the entries, by guid key (see dedup/prework.py)."""
     if not new:
         return
     engine = state.sync(tx)
@@ -93,7 +101,8 @@ def place_new_entries(
         placed._learned = (engine, feed.id, delta, len(new))
         state.learned(dedup_repo.add_boilerplate(tx, feed.id, delta, len(new), now))
         docs = [DedupDoc(e.id, feed.id, e.title, e.text, e.published, url=e.url) for e in new]
-        prepared = engine.prepare(docs)
+        given = prework or {}
+        prepared = engine.prepare(docs, [given.get(e.guid_key) for e in new])
         placing = prepared.supply(doc_of(t) for t in entry_repo.texts(tx, prepared.needs))
         placed._placing = placing
         slots = iter(placing)

@@ -23,6 +23,7 @@ import numpy as np
 
 from aggregator.dedup.engine import TITLE_BUCKET, Decision, DedupDoc, Engine
 from aggregator.dedup.index import MAX_BUCKET
+from aggregator.dedup.prework import Prework, source_key
 from aggregator.dedup.rows import containment
 from aggregator.dedup.signature import Signature, sign_many
 from aggregator.dedup.text import Cleaned, Features, features, sign_tokens
@@ -49,14 +50,35 @@ TITLE_CANDIDATES = 200  # rows sharing headline words kept per entry, most words
 _KINDS = {"copy": MatchKind.COPY, "reworded": MatchKind.REWORDED, "excerpt": MatchKind.EXCERPT}
 
 
+def _valid(engine: Engine, doc: DedupDoc, w: Prework) -> bool:
+    """Whether prework stands for what cleaning ``doc`` here would give (see prework.py)."""
+    return w.source == source_key(doc.title, doc.text) and not engine.boilerplate.drops_any(
+        doc.feed_id, w.line_keys
+    )
+
+
 class Prepared:
     """A batch signed and ranked; hand ``supply`` the texts of ``needs``."""
 
-    def __init__(self, engine: Engine, docs: Sequence[DedupDoc]) -> None:
+    def __init__(
+        self, engine: Engine, docs: Sequence[DedupDoc], prework: Sequence[Prework | None] = ()
+    ) -> None:
         self._engine = engine
         self.docs = tuple(docs)
-        self._cleaned: list[Cleaned] = [engine.clean(d) for d in self.docs]
-        self.signatures: list[Signature] = sign_many([sign_tokens(c) for c in self._cleaned])
+        self._cleaned: dict[int, Cleaned] = {}
+        self._given: dict[int, Features] = {}  # features a parser process made (see prework.py)
+        signatures: dict[int, Signature] = {}
+        for i, d in enumerate(self.docs):
+            w = prework[i] if i < len(prework) else None
+            if w is not None and _valid(engine, d, w):
+                signatures[i], self._given[i] = w.signature, w.features
+            else:
+                self._cleaned[i] = engine.clean(d)
+        engine.stats["prework_used"] += len(self._given)
+        made = iter(sign_many([sign_tokens(c) for c in self._cleaned.values()]))
+        self.signatures: list[Signature] = [
+            signatures[i] if i in signatures else next(made) for i in range(len(self.docs))
+        ]
         self.headlines: list[Headline] = [engine.headline_of(d) for d in self.docs]
         r = engine.rows
         self._rows = r.append(
@@ -314,7 +336,8 @@ class Placing:
             return self.prepared._pinned.get(entry_id)
         f = self._own.get(pos)
         if f is None:
-            f = self._own[pos] = features(self.prepared._cleaned[pos])
+            p = self.prepared
+            f = self._own[pos] = p._given[pos] if pos in p._given else features(p._cleaned[pos])
         return f
 
     def members(self, story_id: int) -> list[int]:
@@ -492,6 +515,9 @@ class Placing:
         if p._ok.size:
             keep = np.isin(p._ok, placed)
             e.index.add(p._rows[p._ok[keep]], p._keys[keep])
+        for pos, f in p._given.items():  # made anyway: later batches compare with them
+            if pos in self._story and pos not in self._own:
+                e.remember(p.docs[pos].entry_id, f)
         for pos, f in self._own.items():
             e.remember(p.docs[pos].entry_id, f)
         p._done = True

@@ -128,6 +128,14 @@ class Boilerplate:
         for it to be the feed's furniture."""
         return self._often(feed_id, key)
 
+    def drops_any(self, feed_id: int, line_keys: np.ndarray) -> bool:
+        """Whether the feed's learned boilerplate drops any of these lines (by ``line_key``;
+        the lines over ``MAX_LINE`` left out): ``is_boilerplate`` for lines already keyed."""
+        counts = self._counts.get(feed_id)
+        if counts is None or not counts.frequent:
+            return False
+        return any(self._often(feed_id, int(k)) for k in line_keys.tolist())
+
     def is_boilerplate(self, feed_id: int, line: str) -> bool:
         counts = self._counts.get(feed_id)
         if counts is None or not counts.frequent or len(line) > MAX_LINE:

@@ -39,6 +39,7 @@ from aggregator.models import MatchKind
 
 if TYPE_CHECKING:
     from aggregator.dedup.batch import Prepared
+    from aggregator.dedup.prework import Prework
 
 # LSH banding (bands x rows of the 128 MinHash values). Probability that a pair with Jaccard J
 # becomes a candidate: 1 - (1 - J**rows)**bands. Measured on the dev corpus: 99.86% of its
@@ -111,8 +112,9 @@ class Engine:
         self.stats: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ a feed run's batch
-    def prepare(self, docs: Sequence[DedupDoc]) -> Prepared:
+    def prepare(self, docs: Sequence[DedupDoc], prework: Sequence[Prework | None] = ()) -> Prepared:
         """Sign a batch of new entries and find their plausible candidates (see the module doc).
+        ``prework[i]``, when given, is ``docs[i]``'s work made by a parser process (prework.py).
 
         A batch left unfinished (its transaction failed) is dropped when the next one starts.
         """
@@ -120,7 +122,7 @@ class Engine:
 
         if isinstance(self._open, Prepared):
             self._open.abandon()
-        prepared = Prepared(self, docs)
+        prepared = Prepared(self, docs, prework)
         self._open = prepared
         return prepared
 

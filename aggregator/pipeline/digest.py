@@ -23,6 +23,7 @@ class DigestJob:
     feed_url: str  # the feed as configured
     now: datetime
     known: frozenset[str] = field(default_factory=frozenset)  # raw hashes of stored entries
+    prework: bool = False  # also make the entries' dedup prework (see dedup/prework.py)
 
 
 def digest(job: DigestJob) -> Digest | FeedDiscovery:
@@ -35,9 +36,16 @@ def digest(job: DigestJob) -> Digest | FeedDiscovery:
     if isinstance(parsed, FeedDiscovery):
         return parsed
     entries = normalise_feed(parsed, feed_url=job.feed_url, base_url=job.url, now=job.now, known=job.known)
+    made = {}
+    if job.prework and entries:
+        from aggregator.dedup.prework import prework
+
+        work = prework([(e.title, e.text) for e in entries])
+        made = {e.guid_key: w for e, w in zip(entries, work, strict=True)}
     return Digest(
         feed=replace(parsed, entries=()),
         title=plain_title(parsed.title, parsed.title_is_html),
         entries=tuple(entries),
         unchanged=len(parsed.entries) - len(entries),
+        prework=made,
     )

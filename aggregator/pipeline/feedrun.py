@@ -43,8 +43,11 @@ class Fetched:
     elapsed: float = 0.0
 
 
-async def fetch(feed: FeedState, fetcher: Fetcher, pool: WorkerPool, known: Known, now: datetime) -> Fetched:
-    """Fetch and digest one feed. Raises ``FeedError``; a 304 or an identical body skips parsing."""
+async def fetch(
+    feed: FeedState, fetcher: Fetcher, pool: WorkerPool, known: Known, now: datetime, *, prework: bool = False
+) -> Fetched:
+    """Fetch and digest one feed. Raises ``FeedError``; a 304 or an identical body skips parsing.
+    ``prework``: the parser process also makes the new entries' dedup prework."""
     started = time.monotonic()
     result = await fetcher.fetch(FetchRequest(feed.url, feed.etag, feed.last_modified))
     if result.not_modified:
@@ -53,7 +56,7 @@ async def fetch(feed: FeedState, fetcher: Fetcher, pool: WorkerPool, known: Know
     digest = hashlib.sha256(body).hexdigest()
     if digest == feed.body_hash:  # many servers ignore conditional GET
         return Fetched(result, None, digest, elapsed=time.monotonic() - started)
-    job = DigestJob(body, result.headers, result.final_url, feed.url, now, await known(feed.id))
+    job = DigestJob(body, result.headers, result.final_url, feed.url, now, await known(feed.id), prework)
     doc = await pool.run(job)
     page: str | None = None
     if isinstance(doc, FeedDiscovery):
@@ -61,7 +64,8 @@ async def fetch(feed: FeedState, fetcher: Fetcher, pool: WorkerPool, known: Know
         result = await fetcher.fetch(FetchRequest(doc.feed_url))
         body = result.body or b""
         digest = hashlib.sha256(body).hexdigest()
-        doc = await pool.run(DigestJob(body, result.headers, result.final_url, feed.url, now))
+        job = DigestJob(body, result.headers, result.final_url, feed.url, now, prework=prework)
+        doc = await pool.run(job)
         if isinstance(doc, FeedDiscovery):
             raise ParseError(feed.url, f"{doc.page_url} is another HTML page, not a feed")
     return Fetched(result, doc, digest, page, time.monotonic() - started)
@@ -235,7 +239,7 @@ def store_document(
             entry_repo.refresh_raw(tx, changes.refreshed)
             posting = _seconds(feed.posting_seconds)
             if new:
-                place_new_entries(tx, cluster, feed, new, now, placed)
+                place_new_entries(tx, cluster, feed, new, now, placed, digest.prework)
                 posting = posting_interval(feed_repo.recent_published(tx, feed.id))
             stored = Stored(len(new), len(edited), placed.new_stories, posting)
             record, result = settle(

@@ -165,7 +165,7 @@ class Runner:
         started = time.monotonic()
         try:
             outcome: Fetched | FeedError = await fetch(
-                feed, self.fetcher, self.pool, self._known, self.clock()
+                feed, self.fetcher, self.pool, self._known, self.clock(), prework=self.cluster.enabled
             )
         except FeedError as exc:
             outcome = exc
