@@ -71,6 +71,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dedup_bench import Words, corpus_texts  # noqa: E402
+from proctree import descendants, processes  # noqa: E402
 
 from tests.feedfiles import paragraphs, rss  # noqa: E402
 from tests.synthetic import WORDS, _word  # noqa: E402
@@ -325,29 +326,8 @@ def _proc_kb(pid: int, name: str, keys: tuple[str, ...]) -> dict[str, int]:
     return out
 
 
-def descendants(root: int) -> list[int]:
-    """``root`` and every process below it (the forkserver, the parser workers, ...)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return out
-
-
 def measure(root: int, t: float, entries: int, runs: int) -> Sample | None:
-    pids = descendants(root)
+    pids = descendants(processes(), root)  # the service, its forkserver and parser workers
     main = _proc_kb(root, "status", ("VmRSS", "VmHWM"))
     if "VmRSS" not in main:
         return None  # gone

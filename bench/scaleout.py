@@ -85,6 +85,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 from aiohttp import web
 from dedup_bench import Words, corpus_texts
+from proctree import CLK, ProcessTable, descendants, processes
 
 from aggregator.config.settings import parse_duration
 from aggregator.daemon.poller import TICK_SECONDS
@@ -94,7 +95,6 @@ from tests.synthetic import _word
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "dedup-dev"
-CLK = os.sysconf("SC_CLK_TCK")
 COPY_PREFIXES = ("", "UPDATE: ", "Breaking: ", "Terkini: ", "Analysis: ")
 
 
@@ -254,22 +254,6 @@ class FarmClient:
 
 
 # --------------------------------------------------------------------------- CPU accounting
-def _procs() -> dict[int, tuple[int, float]]:
-    """pid -> (parent pid, CPU seconds: own user+system plus that of children it has reaped)."""
-    out: dict[int, tuple[int, float]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as fh:
-                raw = fh.read()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2 :].split()
-        out[int(entry.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / CLK)
-    return out
-
-
 def command_of(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
@@ -278,21 +262,13 @@ def command_of(pid: int) -> str:
         return f"pid {pid} (gone)"
 
 
-def tree_cpu(table: dict[int, tuple[int, float]], root: int, seen: set[int] | None = None) -> float:
+def tree_cpu(table: ProcessTable, root: int, seen: set[int] | None = None) -> float:
     """CPU seconds of ``root`` and every live descendant (reaped ones are in their parent's);
     the pids visited are added to ``seen``."""
-    children: dict[int, list[int]] = defaultdict(list)
-    for pid, (ppid, _) in table.items():
-        children[ppid].append(pid)
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in table:
-            total += table[pid][1]
-            todo.extend(children.get(pid, ()))
-            if seen is not None:
-                seen.add(pid)
-    return total
+    pids = descendants(table, root)
+    if seen is not None:
+        seen.update(pids)
+    return sum(table[pid][1] for pid in pids)
 
 
 def machine_cpu() -> tuple[float, float]:
@@ -496,14 +472,14 @@ class Snapshot:
     machine: tuple[float, float]
     statements: dict[int, tuple[str, int, float]]
     database: list[float]
-    table: dict[int, tuple[int, float]]  # every process: parent, CPU seconds
+    table: ProcessTable  # every process: parent, CPU seconds
     mine: set[int]  # the processes of this benchmark (workers, PostgreSQL, feed server, this one)
 
 
 def snapshot(
     pg: Postgres, workers: list[Worker], farm: FarmClient, conn: psycopg.Connection[Any]
 ) -> Snapshot:
-    table, mine = _procs(), {os.getpid()}
+    table, mine = processes(), {os.getpid()}
     cpu = {w.name: tree_cpu(table, w.proc.pid, mine) for w in workers}
     cpu["postgres"] = tree_cpu(table, pg.postmaster, mine)
     cpu["feed_server"] = tree_cpu(table, farm.pid, mine)

@@ -118,15 +118,12 @@ class Boilerplate:
         """Every feed's line counts (for the store, after learning from scratch)."""
         return {f: c.as_dict() for f, c in self._counts.items()}
 
-    def _often(self, feed_id: int, key: int) -> bool:
-        counts = self._counts.get(feed_id)
-        n = counts.frequent.get(key) if counts is not None else None
-        return n is not None and n >= MIN_SHARE * self._docs[feed_id]
-
     def is_learned(self, feed_id: int, key: int) -> bool:
         """Whether the feed's entries carry ``key`` (a line's or a title affix's) often enough
         for it to be the feed's furniture."""
-        return self._often(feed_id, key)
+        counts = self._counts.get(feed_id)
+        n = counts.frequent.get(key) if counts is not None else None
+        return n is not None and n >= MIN_SHARE * self._docs[feed_id]
 
     def drops_any(self, feed_id: int, line_keys: np.ndarray) -> bool:
         """Whether the feed's learned boilerplate drops any of these lines (by ``line_key``;
@@ -134,10 +131,10 @@ class Boilerplate:
         counts = self._counts.get(feed_id)
         if counts is None or not counts.frequent:
             return False
-        return any(self._often(feed_id, int(k)) for k in line_keys.tolist())
+        return any(self.is_learned(feed_id, int(k)) for k in line_keys.tolist())
 
     def is_boilerplate(self, feed_id: int, line: str) -> bool:
         counts = self._counts.get(feed_id)
         if counts is None or not counts.frequent or len(line) > MAX_LINE:
             return False
-        return self._often(feed_id, line_key(line))
+        return self.is_learned(feed_id, line_key(line))

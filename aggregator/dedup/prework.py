@@ -20,7 +20,7 @@ import xxhash
 
 from aggregator.dedup.boilerplate import MAX_LINE, line_key
 from aggregator.dedup.signature import Signature, sign_many
-from aggregator.dedup.text import Features, clean, features, general_lines, sign_tokens
+from aggregator.dedup.text import Features, clean_lines, features, general_lines, sign_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,18 +35,15 @@ def source_key(title: str, text: str) -> int:
     return xxhash.xxh3_64_intdigest(f"{title}\0{text}".encode())
 
 
-def _never(_line: str) -> bool:
-    return False
-
-
 def prework(items: list[tuple[str, str]]) -> list[Prework]:
     """The dedup work of these (title, text) entries, signed together (one NumPy pass)."""
-    cleaned = [clean(title, text, _never) for title, text in items]
+    kept = [general_lines(text.split("\n")) for _, text in items]
+    cleaned = [clean_lines(title, lines) for (title, _), lines in zip(items, kept, strict=True)]
     signatures = sign_many([sign_tokens(c) for c in cleaned])
     out = []
-    for (title, text), c, signature in zip(items, cleaned, signatures, strict=True):
+    for (title, text), lines, c, signature in zip(items, kept, cleaned, signatures, strict=True):
         f = features(c)
         f.detail  # noqa: B018  (made here, on the parser's core)
-        keys = [line_key(line) for line in general_lines(text.split("\n")) if len(line) <= MAX_LINE]
-        out.append(Prework(source_key(title, text), np.array(keys, dtype=np.int64), signature, f))
+        keys = np.array([line_key(line) for line in lines if len(line) <= MAX_LINE], dtype=np.int64)
+        out.append(Prework(source_key(title, text), keys, signature, f))
     return out

@@ -139,19 +139,16 @@ def general_lines(lines: Iterable[str]) -> list[str]:
     return kept
 
 
-def strip_furniture(lines: Sequence[str], is_learned: Callable[[str], bool]) -> tuple[list[str], str]:
-    """Drop navigation, attribution and learned boilerplate lines; strip a leading dateline.
-
-    Returns the kept lines and the dateline that was removed ("" if none).
-    """
-    kept = [line for line in general_lines(lines) if not is_learned(line)]
+def _cut_dateline(kept: Sequence[str]) -> tuple[list[str], str]:
+    """The lines with a leading dateline stripped, and that dateline ("" if none)."""
+    lines = list(kept)
     dateline = ""
-    if kept:
-        first = DATELINE.sub("", kept[0], count=1)
-        if len(first) >= 0.5 * len(kept[0]) and len(first) > 20:
-            dateline = kept[0][: len(kept[0]) - len(first)]
-            kept[0] = first
-    return kept, dateline
+    if lines:
+        first = DATELINE.sub("", lines[0], count=1)
+        if len(first) >= 0.5 * len(lines[0]) and len(first) > 20:
+            dateline = lines[0][: len(lines[0]) - len(first)]
+            lines[0] = first
+    return lines, dateline
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +163,14 @@ class Cleaned:
 
 
 def clean(title: str, text: str, is_learned: Callable[[str], bool]) -> Cleaned:
-    kept, dateline = strip_furniture(text.split("\n"), is_learned)
-    body = "\n".join(kept)
+    """Drop navigation, attribution and learned boilerplate lines; strip a leading dateline."""
+    return clean_lines(title, [line for line in general_lines(text.split("\n")) if not is_learned(line)])
+
+
+def clean_lines(title: str, kept: Sequence[str]) -> Cleaned:
+    """``clean`` from the lines already kept (``general_lines`` less learned boilerplate)."""
+    lines, dateline = _cut_dateline(kept)
+    body = "\n".join(lines)
     words = words_of(body)
     return Cleaned(title, body, dateline, words, content_words(words))
 
