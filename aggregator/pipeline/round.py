@@ -18,7 +18,8 @@ from aggregator.pipeline.runner import Runner
 from aggregator.store import feeds as feed_repo
 from aggregator.store.values import FeedState
 
-CLAIM_CHUNK = 64  # feeds leased per transaction, at most
+CLAIM_CHUNK = 128  # feeds leased per transaction, at most
+CLAIM_AHEAD = 4  # lease up to this many rounds of ``concurrency`` ahead of the running runs
 
 
 def skipped(feed: FeedState, now: datetime) -> FeedRunResult:
@@ -40,8 +41,13 @@ async def poll_round(
     concurrency: int,
     on_result: Callable[[FeedState, FeedRunResult], None] | None = None,
 ) -> list[tuple[FeedState, FeedRunResult]]:
-    """Run every feed in ``feeds`` once; returns (feed, result) in the order they finished."""
+    """Run every feed in ``feeds`` once; returns (feed, result) in the order they finished.
+
+    ``concurrency`` runs fetch (and parse and store) at once; up to ``CLAIM_AHEAD`` times as
+    many may be leased, waiting for a slot or for their feed row's batched write."""
     owner = runner.settings.owner
+    slots = asyncio.Semaphore(concurrency)
+    ahead = CLAIM_AHEAD * concurrency
     waiting = list(feeds)
     ready: list[FeedState] = []
     running: dict[asyncio.Task[FeedRunResult], FeedState] = {}
@@ -55,8 +61,11 @@ async def poll_round(
     await runner.write(release_dead_owners, runner.database, runner.clock())
     try:
         while waiting or ready or running:
-            if waiting and len(ready) < concurrency:
-                size = min(CLAIM_CHUNK, concurrency)  # lease no more than can run soon
+            room = ahead - len(ready) - len(running)
+            if waiting and room >= min(ahead // 2, len(waiting)):
+                # Lease no more than can run soon (a lease outlives a few runs of its slot, not
+                # a whole long round), but enough per transaction that claiming stays cheap.
+                size = min(CLAIM_CHUNK, room)
                 chunk, waiting = waiting[:size], waiting[size:]
                 now = runner.clock()
                 claimed = await runner.write(_claim, runner, [f.id for f in chunk], now, owner)
@@ -65,9 +74,9 @@ async def poll_round(
                     if feed.id not in got:
                         report(feed, skipped(feed, now))
                 ready.extend(claimed)
-            while ready and len(running) < concurrency:
+            while ready and len(running) < ahead:
                 feed = ready.pop(0)
-                running[asyncio.create_task(runner.run(feed))] = feed
+                running[asyncio.create_task(runner.run(feed, slots))] = feed
             if not running:
                 continue
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)

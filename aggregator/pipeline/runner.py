@@ -160,16 +160,31 @@ class Runner:
         return await self.read(self.database.ping)
 
     # ------------------------------------------------------------------ a run
-    async def run(self, feed: FeedState) -> FeedRunResult:
-        """Run one leased feed to the end; a feed's failure is a result, never an exception."""
+    async def run(self, feed: FeedState, slot: asyncio.Semaphore | None = None) -> FeedRunResult:
+        """Run one leased feed to the end; a feed's failure is a result, never an exception.
+
+        ``slot`` (optional) is held while the run fetches, parses and stores a document, and
+        given back before a run that only updates the feed row waits for its batched write:
+        so a round of 304s keeps ``concurrency`` requests in flight while their rows are
+        written together, and parsed documents in memory stay bounded by the slots."""
         started = time.monotonic()
+        if slot is not None:
+            await slot.acquire()
+        held = slot
         try:
-            outcome: Fetched | FeedError = await fetch(
-                feed, self.fetcher, self.pool, self._known, self.clock(), prework=self.cluster.enabled
-            )
-        except FeedError as exc:
-            outcome = exc
-        result = await self._store(feed, outcome)
+            try:
+                outcome: Fetched | FeedError = await fetch(
+                    feed, self.fetcher, self.pool, self._known, self.clock(), prework=self.cluster.enabled
+                )
+            except FeedError as exc:
+                outcome = exc
+            if held is not None and not (isinstance(outcome, Fetched) and outcome.digest is not None):
+                held.release()
+                held = None
+            result = await self._store(feed, outcome)
+        finally:
+            if held is not None:
+                held.release()
         return result if result.duration else replace(result, duration=time.monotonic() - started)
 
     async def _known(self, feed_id: int) -> frozenset[str]:

@@ -1,0 +1,167 @@
+"""A polling round's shape: how many requests are in flight, and how its leases are taken.
+
+A round leases feeds a few slots ahead and lets a run that only updates its feed row (a 304)
+give its slot back before that row is written, so the rows of many 304s share a transaction.
+These tests hold the promises that come with it: never more than ``concurrency`` requests at
+once, every feed run exactly once, every feed row written and its lease released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from aiohttp import web
+from typer.testing import CliRunner
+
+from aggregator.clock import utcnow
+from aggregator.cluster.state import ClusterState
+from aggregator.commands import app
+from aggregator.config import load_config
+from aggregator.models import RunStatus
+from aggregator.pipeline.runner import Runner
+from aggregator.store import Database
+from aggregator.store import feeds as feed_repo
+from aggregator.store.values import FeedState
+from aggregator.wiring import dedup_settings, open_database, runner_settings, sync_config
+from tests.httpserver import Handler, LocalServer
+from tests.synthetic import feed_bytes
+
+FEEDS = 40
+
+
+class InFlight:
+    """Counts requests being answered at the same moment (the server holds each a little)."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+
+    def handler(self, body: bytes, etag: str) -> Handler:
+        async def answer(request: web.Request) -> web.StreamResponse:
+            self.now += 1
+            self.most = max(self.most, self.now)
+            try:
+                await asyncio.sleep(0.02)
+            finally:
+                self.now -= 1
+            if request.headers.get("If-None-Match") == etag:
+                return web.Response(status=304, headers={"ETag": etag})
+            return web.Response(body=body, content_type="application/rss+xml", headers={"ETag": etag})
+
+        return answer
+
+
+def write_config(tmp: Path, urls: list[str], concurrency: int) -> Path:
+    lines = [
+        f"database: sqlite:///{tmp / 'agg.db'}",
+        "polling:",
+        f"  concurrency: {concurrency}",
+        "  per_host: 16",
+        "feeds:",
+    ]
+    lines += [f"  - url: {u}" for u in urls]
+    path = tmp / "feeds.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_round_keeps_to_its_concurrency_and_runs_every_feed_once(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    counter = InFlight()
+    urls = []
+    for n in range(FEEDS):
+        path = f"/r{n}.rss"
+        server.route(path, counter.handler(feed_bytes(n, 3), f'"v{n}"'))
+        urls.append(server.url(path))
+    config = write_config(tmp_path, urls, concurrency=3)
+    cli = CliRunner()
+
+    first = cli.invoke(app, ["--config", str(config), "poll"])
+    assert first.exit_code == 0, first.output
+    assert f"{FEEDS} feeds: {FEEDS * 3} new entries" in first.output
+    assert counter.most == 3, f"{counter.most} requests at once with concurrency 3"
+
+    counter.most = 0
+    before = len(server.requests)
+    second = cli.invoke(app, ["--config", str(config), "poll"])
+    assert second.exit_code == 0, second.output
+    assert f"{FEEDS} feeds: 0 new entries; {FEEDS} not modified" in second.output
+    # 304s give their slot back before their row is written: still never more than 3 at once.
+    assert counter.most == 3, f"{counter.most} requests at once with concurrency 3"
+    hits = [r.path for r in server.requests[before:]]
+    assert sorted(hits) == sorted(f"/r{n}.rss" for n in range(FEEDS)), "each feed fetched once"
+
+    con = sqlite3.connect(tmp_path / "agg.db")
+    try:
+        rows = con.execute("SELECT last_status, http_status, lease_owner FROM feeds").fetchall()
+    finally:
+        con.close()
+    assert len(rows) == FEEDS
+    assert {(status, code, owner) for status, code, owner in rows} == {("not_modified", 304, None)}
+
+
+def test_a_304_gives_its_slot_back_before_its_row_is_written_a_document_does_not(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    """With the database writer busy, a run answered 304 frees its slot as soon as it has its
+    answer (so the next fetch may start), while a run with a document keeps its slot until the
+    document is stored (parsed documents in memory stay bounded by the slots)."""
+    body = feed_bytes(0, 3)
+    server.serve_bytes("/same.rss", body, etag='"s"')
+    server.serve_bytes("/doc.rss", feed_bytes(1, 3), etag='"d"')
+    config = write_config(tmp_path, [server.url("/same.rss"), server.url("/doc.rss")], concurrency=2)
+    settings = load_config(config, {})
+    database = open_database(settings)
+
+    async def scenario() -> None:
+        same, doc = sync_config(database, settings, utcnow())
+        rs = runner_settings(lambda: settings, "test-owner", hold_writes=30, workers=1)
+        async with Runner(database, ClusterState(dedup_settings(settings)), rs) as runner:
+            (same,) = await runner.write(_lease, database, [same.id])
+            first = await runner.run(same)  # learns the ETag
+            assert first.status is RunStatus.NEW
+            same, doc = await runner.write(_lease, database, [same.id, doc.id])
+            assert same.etag == '"s"'
+
+            gate = threading.Event()
+            busy = asyncio.ensure_future(runner.write(gate.wait, 30))  # the writer is occupied
+            slot = asyncio.Semaphore(1)
+            not_modified = asyncio.ensure_future(runner.run(same, slot))
+            for _ in range(500):  # until the 304 has come back
+                if len(server.hits("/same.rss")) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            assert not not_modified.done(), "its row cannot have been written: the writer is busy"
+            assert not slot.locked(), "a 304 waiting for its row to be written holds no slot"
+
+            document = asyncio.ensure_future(runner.run(doc, slot))
+            for _ in range(500):  # until the document has been fetched and parsed
+                if server.hits("/doc.rss") and slot.locked():
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.3)
+            assert not document.done()
+            assert slot.locked(), "a document waiting to be stored keeps its slot"
+
+            gate.set()
+            await busy
+            assert (await not_modified).status is RunStatus.NOT_MODIFIED
+            assert (await document).status is RunStatus.NEW
+            assert not slot.locked()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        database.close()
+
+
+def _lease(database: Database, ids: list[int]) -> list[FeedState]:
+    """The feeds leased to the runner's owner, as the database has them now."""
+    with database.transaction() as tx:
+        return feed_repo.claim_ids(tx, ids, now=utcnow(), owner="test-owner", lease=timedelta(minutes=5))
