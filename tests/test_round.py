@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from typer.testing import CliRunner
 
@@ -21,9 +23,10 @@ from aggregator.clock import utcnow
 from aggregator.cluster.state import ClusterState
 from aggregator.commands import app
 from aggregator.config import load_config
+from aggregator.dedup.settings import DedupSettings
 from aggregator.models import RunStatus
 from aggregator.pipeline.runner import Runner
-from aggregator.store import Database
+from aggregator.store import Database, Tx
 from aggregator.store import feeds as feed_repo
 from aggregator.store.values import FeedState
 from aggregator.wiring import dedup_settings, open_database, runner_settings, sync_config
@@ -165,3 +168,40 @@ def _lease(database: Database, ids: list[int]) -> list[FeedState]:
     """The feeds leased to the runner's owner, as the database has them now."""
     with database.transaction() as tx:
         return feed_repo.claim_ids(tx, ids, now=utcnow(), owner="test-owner", lease=timedelta(minutes=5))
+
+
+def test_the_dedup_index_loads_once_when_a_run_needs_it_during_a_load_started_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner starts loading the index on a thread of its own when a document is about to
+    be parsed; a run that needs the engine meanwhile waits for that load and does not repeat it
+    (two loads would each install an engine, the later one without the earlier's placements)."""
+    database = Database(f"sqlite:///{tmp_path / 'agg.db'}")
+    database.ensure_schema()
+    state = ClusterState(DedupSettings())
+    loads: list[int] = []
+    real = ClusterState._load
+
+    def slow_load(self: ClusterState, tx: Tx) -> object:
+        loads.append(threading.get_ident())
+        time.sleep(0.3)
+        return real(self, tx)
+
+    monkeypatch.setattr(ClusterState, "_load", slow_load)
+    engines: list[object] = []
+
+    def need() -> None:
+        state.warm(database)
+        engines.append(state.engine)
+
+    try:
+        threads = [threading.Thread(target=need) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+    finally:
+        database.close()
+    assert len(loads) == 1
+    assert len(engines) == 3 and engines[0] is not None
+    assert all(e is engines[0] for e in engines)

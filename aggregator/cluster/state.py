@@ -13,6 +13,7 @@ would have.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -64,15 +65,23 @@ class ClusterState:
         self._seq = -1  # the last boilerplate change number applied
         self._changes = -1  # the shared change counter when this engine last matched the database
         self.loaded_in: float | None = None
+        self._loading = threading.Lock()  # a runner may start loading ahead, on another thread
 
     @property
     def enabled(self) -> bool:
         return self.settings.enabled
 
     def warm(self, database: Database) -> None:
-        """Load the engine if it is not loaded (outside any lock: a read transaction)."""
+        """Load the engine if it is not loaded (outside the clustering lock: a read transaction).
+
+        Safe from several threads: a caller that finds a load in progress waits for it."""
         if not self.enabled or self.engine is not None:
             return
+        with self._loading:
+            if self.engine is None:
+                self._warm(database)
+
+    def _warm(self, database: Database) -> None:
         started = time.monotonic()
         with database.reading("loading the dedup index") as tx:
             engine, stale = self._load(tx)
@@ -181,8 +190,9 @@ class ClusterState:
 
     def forget(self) -> None:
         """Drop the engine (after a failure that may have left it ahead of the database)."""
-        self.engine = None
-        self._epoch = self._seq = self._changes = -1
+        with self._loading:
+            self.engine = None
+            self._epoch = self._seq = self._changes = -1
 
 
 def fill_credits(tx: Tx) -> int:

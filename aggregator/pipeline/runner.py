@@ -125,6 +125,7 @@ class Runner:
         self.outage = Outage(self._ping)
         self._pending: list[tuple[RunRecord, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._warming: asyncio.Future[None] | None = None
         self._stopping = asyncio.Event()
 
     async def __aenter__(self) -> Runner:
@@ -137,6 +138,8 @@ class Runner:
         self._stopping.set()
         self.outage.close()
         await self.fetcher.__aexit__(et, e, tb)
+        if self._warming is not None:
+            await self._warming  # it reads the database, which the caller closes next
         await asyncio.get_running_loop().run_in_executor(None, self._close_threads)
 
     def _close_threads(self) -> None:
@@ -187,7 +190,23 @@ class Runner:
                 held.release()
         return result if result.duration else replace(result, duration=time.monotonic() - started)
 
+    def _prewarm(self) -> None:
+        """A document is about to be parsed: load the dedup engine meanwhile, on a thread of its
+        own, so its first store does not wait for the index (a round of 304s never gets here)."""
+        if self._warming is not None or not self.cluster.enabled or self.cluster.engine is not None:
+            return
+
+        def warm() -> None:
+            try:
+                self.cluster.warm(self.database)
+            except Exception as exc:  # the run that needs it loads it again, and reports it
+                log.debug("loading the dedup index ahead failed: %s", exc)
+
+        self._warming = asyncio.get_running_loop().run_in_executor(None, warm)
+
     async def _known(self, feed_id: int) -> frozenset[str]:
+        self._prewarm()
+
         def read() -> frozenset[str]:
             with self.database.reading() as tx:
                 return entry_repo.known_raw_hashes(tx, feed_id)
