@@ -9,6 +9,7 @@ once, every feed run exactly once, every feed row written and its lease released
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -205,3 +206,29 @@ def test_the_dedup_index_loads_once_when_a_run_needs_it_during_a_load_started_ah
     assert len(loads) == 1
     assert len(engines) == 3 and engines[0] is not None
     assert all(e is engines[0] for e in engines)
+
+
+def test_poll_verbose_says_how_long_each_stage_took(
+    server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    urls = [server.serve_bytes(f"/v{n}.rss", feed_bytes(n, 3), etag=f'"v{n}"') for n in range(3)]
+    config = write_config(tmp_path, urls, concurrency=2)
+    caplog.set_level(logging.INFO, logger="aggregator")
+    stages = (
+        "start-up (imports, configuration)",
+        "database opened, schema checked",
+        "feeds.yaml synced (3 enabled feeds)",
+        "round (fetch, parse, store, cluster)",
+        "parser processes and threads stopped",
+    )
+    for round_no in (1, 2):
+        caplog.clear()
+        result = CliRunner().invoke(app, ["-v", "--config", str(config), "poll"])
+        assert result.exit_code == 0, result.output
+        said = [r.getMessage() for r in caplog.records if r.name == "aggregator.poll"]
+        for stage in stages:
+            (line,) = [m for m in said if m.startswith(stage + ": ")]
+            assert float(line.rsplit(": ", 1)[1].removesuffix(" s")) >= 0
+        index = [m for m in said if m.startswith("dedup index loaded in ")]
+        # The first round stores entries, so it needs the index; a round of 304s never loads it.
+        assert len(index) == (1 if round_no == 1 else 0), said

@@ -92,9 +92,13 @@ def poll() -> None:
 async def _round(
     settings: Settings, report: Callable[[FeedState, FeedRunResult], None], count: Callable[[int], None]
 ) -> None:
-    """Open the database, sync feeds.yaml, run the round, apply retention."""
+    """Open the database, sync feeds.yaml, run the round, apply retention; with ``-v``, how long
+    each stage took (start-up counts from the first import of the package)."""
     import asyncio
+    import logging
+    import time
 
+    from aggregator import STARTED
     from aggregator.clock import utcnow
     from aggregator.cluster.retention import expire
     from aggregator.cluster.state import ClusterState
@@ -103,19 +107,36 @@ async def _round(
     from aggregator.pipeline.runner import Runner
     from aggregator.wiring import dedup_settings, open_database, runner_settings, sync_config
 
+    log = logging.getLogger("aggregator.poll")
+    mark = time.perf_counter()
+
+    def took(stage: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        log.info("%s: %.3f s", stage, now - mark)
+        mark = now
+
+    log.info("start-up (imports, configuration): %.3f s", mark - STARTED)
     loop = asyncio.get_running_loop()
     database = await loop.run_in_executor(None, open_database, settings)
+    took("database opened, schema checked")
     try:
         states = await loop.run_in_executor(None, sync_config, database, settings, utcnow())
         feeds = [s for s in states if s.enabled]
         count(len(feeds))
+        took(f"feeds.yaml synced ({len(feeds)} enabled feeds)")
         cluster = ClusterState(dedup_settings(settings))
         rs = runner_settings(lambda: settings, owner_name(), hold_writes=HOLD_WRITES)
         async with Runner(database, cluster, rs) as runner:
             await poll_round(runner, feeds, concurrency=settings.polling.concurrency, on_result=report)
+            took("round (fetch, parse, store, cluster)")
             keep = settings.retention.entries
             if keep is not None:
                 now = utcnow()
                 await runner.write(expire, database, cluster, now - keep, now)
+                took("retention")
+        took("parser processes and threads stopped")
+        if cluster.loaded_in is not None:
+            log.info("dedup index loaded in %.3f s (during the round)", cluster.loaded_in)
     finally:
         database.close()
