@@ -116,6 +116,19 @@ def test_rebuild_is_deterministic_and_explain_works(server: LocalServer, tmp_pat
     result = cli(config, "dedup", "rebuild")
     assert result.exit_code == 0, result.output
     assert partition(export_json(config)) == before
+    # The same with every entry cleaned and signed here rather than by worker processes.
+    from aggregator.clock import utcnow
+    from aggregator.cluster.rebuild import rebuild
+    from aggregator.config import load_config
+    from aggregator.wiring import dedup_settings, open_database
+
+    settings = load_config(config, {})
+    database = open_database(settings)
+    try:
+        rebuild(database, dedup_settings(settings), utcnow(), workers=0)
+    finally:
+        database.close()
+    assert partition(export_json(config)) == before
     url = next(e["url"] for e in FIXTURE["entries"] if e["role"] == "spun")
     story = cli(config, "explain", url)
     assert story.exit_code == 0 and "similar:" in story.output and "(* representative)" in story.output

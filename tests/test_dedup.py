@@ -238,6 +238,22 @@ def test_prework_from_a_parser_process_places_the_same_and_steps_aside_when_stal
     stale = 1 + sum(d.feed_id == 1 for d in edited[1:])
     assert fresh.stats["prework_used"] == len(batch) - stale
 
+    # Told each feed's learned lines (as `dedup rebuild` tells its workers), prework leaves the
+    # footer out like the engine does, and stands for all of them.
+    told, mine = new_engine(store), new_engine(store)
+    for engine in (told, mine):
+        engine.boilerplate.observe(1, learned)
+    drop = [told.boilerplate.learned(d.feed_id) for d in edited]
+    assert drop[[d.feed_id for d in edited].index(1)] and not any(
+        drop[i] for i, d in enumerate(edited) if d.feed_id != 1
+    )
+    work = prework([(d.title, d.text) for d in edited], drop)
+    assert partition(place(told, edited, work)) == partition(place(mine, edited))
+    assert told.stats["prework_used"] == len(batch)
+    for d in edited:
+        a, b = told.signature_of(d.entry_id), mine.signature_of(d.entry_id)
+        assert a is not None and b is not None and a.to_bytes() == b.to_bytes()
+
 
 def test_restart_from_stored_signatures_places_the_same() -> None:
     batch = docs()

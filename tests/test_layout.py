@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "aggregator"
-SHARED = {"models", "errors", "clock", "files", "logs", "metrics"}  # plain values and helpers
+SHARED = {"models", "errors", "clock", "files", "logs", "metrics", "processes"}  # values and helpers
 ALLOWED: dict[str, set[str]] = {
     "fetch": set(),
     "parse": set(),

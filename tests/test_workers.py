@@ -126,7 +126,7 @@ def test_workers_leave_when_their_owner_is_killed(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from aggregator.pipeline.workers import ORPHAN_CHECK_SECONDS
+    from aggregator.processes import ORPHAN_CHECK_SECONDS
 
     script = tmp_path / "owner.py"
     script.write_text(OWNER, encoding="utf-8")
@@ -152,9 +152,9 @@ def test_parser_workers_yield_the_cpu_to_their_owner() -> None:
     """Storing and clustering in the owner is a round's critical path: parsers run niced."""
     import os
 
-    from aggregator.pipeline.workers import PARSER_NICENESS
+    from aggregator.processes import NICENESS
 
     own = os.getpriority(os.PRIO_PROCESS, 0)
     with WorkerPool(workers=1) as pool:
         worker = pool._executor().submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=30)
-    assert worker == min(19, own + PARSER_NICENESS)
+    assert worker == min(19, own + NICENESS)

@@ -7,26 +7,40 @@ consistent after every batch (every entry in exactly one story), so an interrupt
 leaves working stories and can simply be run again. A story founded by the same entry as before
 keeps its id (story keys derive from the founding entry), so ``/story/ID`` links survive where
 stories do not change. The cluster epoch is bumped, so running workers reload their indexes.
+
+Cleaning, signing and the verification features of an entry depend only on its text and its
+feed's boilerplate, which is fully learned before placing starts: worker processes make that
+work (``dedup.prework``, given each feed's learned lines) for the next batch while this process
+places the current one, so both cores work and the placing side mostly verifies and writes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aggregator.cluster.elect import reelect
 from aggregator.cluster.state import doc_of, signature_record
 from aggregator.dedup import DedupDoc, DedupSettings, Engine, Placing
 from aggregator.models import MatchKind
+from aggregator.processes import default_workers, process_pool
 from aggregator.store import Database, Tx
 from aggregator.store import dedup as dedup_repo
 from aggregator.store import entries as entry_repo
 from aggregator.store import feeds as feed_repo
 from aggregator.store import stories as story_repo
 from aggregator.store.db import bump
-from aggregator.store.values import FeedState, NewMember, NewStory, StoredEntry
+from aggregator.store.values import EntryText, FeedState, NewMember, NewStory, StoredEntry
+
+if TYPE_CHECKING:
+    from aggregator.dedup.prework import Prework
+
+log = logging.getLogger("aggregator.rebuild")
 
 BATCH = 1000  # entries placed per transaction
 
@@ -34,9 +48,14 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 def rebuild(
-    database: Database, settings: DedupSettings, now: datetime, progress: Progress | None = None
+    database: Database,
+    settings: DedupSettings,
+    now: datetime,
+    progress: Progress | None = None,
+    workers: int | None = None,
 ) -> tuple[int, int]:
-    """Re-form every story; returns (entries placed, stories)."""
+    """Re-form every story; returns (entries placed, stories). ``workers``: processes making
+    the entries' prework (None: one per core; 0: all of it here)."""
     report = progress or (lambda phase, done, total: None)
     engine = Engine(settings)
     with database.transaction("starting the rebuild") as tx:
@@ -50,16 +69,21 @@ def rebuild(
             dedup_repo.add_boilerplate(tx, feed_id, counts, 0, now)
         dedup_repo.set_boilerplate_docs(tx, {f: engine.boilerplate.docs(f) for f in feeds})
     known: entry_repo.IdentityKeys = {}
-    for start in range(0, len(order), BATCH):
-        chunk = order[start : start + BATCH]
-        with database.transaction("rebuilding stories") as tx:
-            database.lock_clustering(tx)
-            placing, mapping = _place(tx, engine, feeds, entry_repo.get_entries(tx, chunk), known, now)
-        placing.commit(mapping)
-        for key, (entry_id, story) in list(known.items()):
-            if story < 0:
-                known[key] = (entry_id, mapping[story])
-        report("placing", min(start + BATCH, len(order)), len(order))
+    batches = [order[start : start + BATCH] for start in range(0, len(order), BATCH)]
+    with _Ahead(engine, workers) as ahead:
+        ahead.start(database, batches[0] if batches else [])
+        for n, chunk in enumerate(batches):
+            work = ahead.take()
+            ahead.start(database, batches[n + 1] if n + 1 < len(batches) else [])
+            with database.transaction("rebuilding stories") as tx:
+                database.lock_clustering(tx)
+                batch = entry_repo.get_entries(tx, chunk)
+                placing, mapping = _place(tx, engine, feeds, batch, known, now, work)
+            placing.commit(mapping)
+            for key, (entry_id, story) in list(known.items()):
+                if story < 0:
+                    known[key] = (entry_id, mapping[story])
+            report("placing", min((n + 1) * BATCH, len(order)), len(order))
     with database.transaction("finishing the rebuild") as tx:
         bump(tx, "cluster_epoch")
         bump(tx)
@@ -81,11 +105,13 @@ def _place(
     batch: list[StoredEntry],
     known: entry_repo.IdentityKeys,
     now: datetime,
+    work: dict[int, Prework],
 ) -> tuple[Placing, dict[int, int]]:
     """Place one batch (identity from ``known``, the replayed entries, then the engine) and
-    move the entries' memberships; returns the placing to commit and the new stories' ids."""
+    move the entries' memberships; returns the placing to commit and the new stories' ids.
+    ``work``: prework made ahead, by entry (the engine checks it still fits, else cleans)."""
     docs = [DedupDoc(e.id, e.feed_id, e.title, e.text, e.published, url=e.url) for e in batch]
-    prepared = engine.prepare(docs)
+    prepared = engine.prepare(docs, [work.get(e.id) for e in batch])
     placing = prepared.supply(doc_of(t) for t in entry_repo.texts(tx, prepared.needs))
     key_of = {e.id: story_repo.story_key(feeds[e.feed_id].config_url, e.guid_key) for e in batch}
     reusable = story_repo.ids_by_key(tx, list(key_of.values()))
@@ -135,3 +161,67 @@ def _identity(known: entry_repo.IdentityKeys, entry: StoredEntry) -> tuple[Match
         if hit is not None and hit[0] != entry.id:
             return MatchKind(key[0]), 1.0, hit[0], hit[1]
     return None
+
+
+class _Ahead:
+    """The prework of the next batch, made in worker processes while this one is placed.
+
+    Best effort: a chunk whose worker failed (or a machine where processes cannot start) is
+    simply cleaned and signed by the engine itself, with the same result."""
+
+    def __init__(self, engine: Engine, workers: int | None) -> None:
+        self.engine = engine
+        self.workers = default_workers() if workers is None else workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: list[tuple[list[int], Future[list[Prework]]]] = []
+        self._learned: dict[int, frozenset[int]] = {}
+
+    def __enter__(self) -> _Ahead:
+        if self.workers > 0:
+            try:
+                self._pool = process_pool(self.workers, ("aggregator.dedup.prework",))
+            except (OSError, ValueError) as exc:
+                log.warning("placing without worker processes: %s", exc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def start(self, database: Database, ids: Sequence[int]) -> None:
+        """Send the entries ``ids`` to the workers (the engine's boilerplate is learned)."""
+        from aggregator.dedup.prework import prework
+
+        if self._pool is None or not ids:
+            return
+        with database.reading("reading texts to sign") as tx:
+            texts = entry_repo.texts(tx, ids)
+        size = -(-len(texts) // self.workers)  # a chunk per worker
+        for at in range(0, len(texts), size):
+            part: list[EntryText] = texts[at : at + size]
+            items = [(t.title, t.text) for t in part]
+            drop = [self._learned_of(t.feed_id) for t in part]
+            try:
+                future = self._pool.submit(prework, items, drop)
+            except RuntimeError as exc:  # the pool broke: the engine does the work
+                log.warning("placing without worker processes: %s", exc)
+                self._pool = None
+                return
+            self._pending.append(([t.entry_id for t in part], future))
+
+    def take(self) -> dict[int, Prework]:
+        """The work sent by the last ``start``, by entry."""
+        out: dict[int, Prework] = {}
+        pending, self._pending = self._pending, []
+        for ids, future in pending:
+            try:
+                out.update(zip(ids, future.result(), strict=True))
+            except Exception as exc:  # any failure: the engine does the work itself
+                log.warning("prework of %d entries failed (%s); signing them here", len(ids), exc)
+        return out
+
+    def _learned_of(self, feed_id: int) -> frozenset[int]:
+        got = self._learned.get(feed_id)
+        if got is None:
+            got = self._learned[feed_id] = self.engine.boilerplate.learned(feed_id)
+        return got

@@ -125,6 +125,15 @@ class Boilerplate:
         n = counts.frequent.get(key) if counts is not None else None
         return n is not None and n >= MIN_SHARE * self._docs[feed_id]
 
+    def learned(self, feed_id: int) -> frozenset[int]:
+        """Every key ``is_learned`` says yes to for the feed now: what a process that has not
+        learned the feed needs in order to clean its entries the way this one would."""
+        counts = self._counts.get(feed_id)
+        if counts is None:
+            return frozenset()
+        bar = MIN_SHARE * self._docs[feed_id]
+        return frozenset(k for k, n in counts.frequent.items() if n >= bar)
+
     def drops_any(self, feed_id: int, line_keys: np.ndarray) -> bool:
         """Whether the feed's learned boilerplate drops any of these lines (by ``line_key``;
         the lines over ``MAX_LINE`` left out): ``is_boilerplate`` for lines already keyed."""

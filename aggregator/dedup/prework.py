@@ -9,10 +9,16 @@ could drop. The placing side uses it only when it was made from the same title a
 the feed's boilerplate, as learned at that moment, drops none of those lines: then cleaning
 there gives the same result, so the signature and features are the ones it would have made.
 Otherwise it cleans the entry itself, as before. Every hash here is the same in every process.
+
+``aggregator dedup rebuild`` learns every feed's boilerplate before it places anything, so it
+hands its workers each entry's feed's learned line keys (``drop``): they leave those lines out
+as the engine would, and their work stays valid for feeds with furniture too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,9 +41,14 @@ def source_key(title: str, text: str) -> int:
     return xxhash.xxh3_64_intdigest(f"{title}\0{text}".encode())
 
 
-def prework(items: list[tuple[str, str]]) -> list[Prework]:
-    """The dedup work of these (title, text) entries, signed together (one NumPy pass)."""
+def prework(items: Sequence[tuple[str, str]], drop: Sequence[AbstractSet[int]] = ()) -> list[Prework]:
+    """The dedup work of these (title, text) entries, signed together (one NumPy pass).
+    ``drop[i]``, when given: the ``line_key`` of every line item ``i``'s feed has learned as
+    boilerplate (``Boilerplate.learned``), left out like the engine leaves them out."""
     kept = [general_lines(text.split("\n")) for _, text in items]
+    for i, learned in enumerate(drop):
+        if learned:
+            kept[i] = [ln for ln in kept[i] if len(ln) > MAX_LINE or line_key(ln) not in learned]
     cleaned = [clean_lines(title, lines) for (title, _), lines in zip(items, kept, strict=True)]
     signatures = sign_many([sign_tokens(c) for c in cleaned])
     out = []

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import multiprocessing
-import os
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
@@ -24,45 +22,13 @@ from types import TracebackType
 from aggregator.errors import ParseError
 from aggregator.models import Digest, FeedDiscovery
 from aggregator.pipeline.digest import DigestJob, digest
+from aggregator.processes import default_workers, process_pool
 
 Target = Callable[[DigestJob], Digest | FeedDiscovery]
 Executor = concurrent.futures.ProcessPoolExecutor
 
 
-ORPHAN_CHECK_SECONDS = 2.0
-PARSER_NICENESS = 10  # workers yield the CPU to the process that owns them (see _start)
-
-
-def _start(owner: int) -> None:
-    """In each worker: import the parser (with its safe SAX driver) and the normaliser before
-    the first job, and leave when the process that owns the pool is gone. A pool's workers
-    outlive an owner killed with SIGKILL (they wait on a queue nobody will write to again);
-    a worker (or a whole machine of them) must not linger after its service died."""
-    import threading
-    import time
-
-    import aggregator.normalise
-    import aggregator.parse.xmlfeed  # noqa: F401
-
-    def watch() -> None:
-        while True:
-            time.sleep(ORPHAN_CHECK_SECONDS)
-            try:
-                os.kill(owner, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:  # the pid was reused by another user's process: gone too
-                os._exit(0)
-
-    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
-    if hasattr(os, "nice"):
-        # Parsing runs ahead of storing; the process that stores and clusters (one thread, in
-        # order) is a round's critical path and the web server shares it: it gets a core first.
-        os.nice(PARSER_NICENESS)
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+PRELOAD = ("aggregator.normalise", "aggregator.parse.xmlfeed")  # the parser and its safe SAX driver
 
 
 class WorkerPool:
@@ -83,9 +49,7 @@ class WorkerPool:
 
     def _executor(self) -> Executor:
         if self._pool is None:
-            # forkserver: workers start from a clean interpreter, not a copy of a threaded parent.
-            ctx = multiprocessing.get_context("forkserver")
-            self._pool = Executor(self.workers, mp_context=ctx, initializer=_start, initargs=(os.getpid(),))
+            self._pool = process_pool(self.workers, PRELOAD)
         return self._pool
 
     def close(self) -> None:

@@ -1,0 +1,57 @@
+"""Worker processes: how many, how they start, and that they never outlive their owner.
+
+Shared by the parser pool of a feed run (``pipeline/workers.py``) and by
+``aggregator dedup rebuild`` (``cluster/rebuild.py``), which both hand CPU-bound work that
+depends only on its input to other cores.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+ORPHAN_CHECK_SECONDS = 2.0
+NICENESS = 10  # workers yield the CPU to the process that owns them (see _start)
+
+
+def default_workers() -> int:
+    """One per core this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _start(owner: int, preload: tuple[str, ...]) -> None:
+    """In each worker: import what its jobs need before the first one, run niced, and leave
+    when the process that owns the pool is gone. A pool's workers outlive an owner killed with
+    SIGKILL (they wait on a queue nobody will write to again); a worker (or a whole machine of
+    them) must not linger after its service died."""
+    import importlib
+    import threading
+    import time
+
+    for name in preload:
+        importlib.import_module(name)
+
+    def watch() -> None:
+        while True:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # the pid was reused by another user's process: gone too
+                os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+    if hasattr(os, "nice"):
+        # The owner's work (storing and placing, one thread, in order) is the critical path
+        # the workers feed, and the web server shares its process: it gets a core first.
+        os.nice(NICENESS)
+
+
+def process_pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExecutor:
+    """A pool of ``workers`` niced processes that import ``preload`` first and exit with us.
+
+    forkserver: workers start from a clean interpreter, not a copy of a threaded parent."""
+    ctx = multiprocessing.get_context("forkserver")
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start, initargs=(os.getpid(), preload))
