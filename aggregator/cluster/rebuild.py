@@ -91,10 +91,16 @@ def rebuild(
 
 
 def _learn(tx: Tx, engine: Engine, order: list[int], report: Progress) -> None:
-    """Count every entry's lines into its feed's boilerplate, as the live runs would have."""
+    """Count every entry's lines into its feed's boilerplate, as the live runs would have (the
+    counts are sums, so a feed's entries of a batch are counted together: one array update)."""
     for start in range(0, len(order), BATCH):
+        by_feed: dict[int, tuple[list[str], list[str]]] = {}
         for t in entry_repo.texts(tx, order[start : start + BATCH]):
-            engine.boilerplate.observe(t.feed_id, [t.text], [t.title])
+            texts, titles = by_feed.setdefault(t.feed_id, ([], []))
+            texts.append(t.text)
+            titles.append(t.title)
+        for feed_id, (texts, titles) in by_feed.items():
+            engine.boilerplate.observe(feed_id, texts, titles)
         report("learning", min(start + BATCH, len(order)), len(order))
 
 
