@@ -52,6 +52,11 @@ def _start(owner: int, preload: tuple[str, ...]) -> None:
 def process_pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExecutor:
     """A pool of ``workers`` niced processes that import ``preload`` first and exit with us.
 
-    forkserver: workers start from a clean interpreter, not a copy of a threaded parent."""
+    forkserver: workers start from a clean interpreter, not a copy of a threaded parent. The
+    fork server imports ``preload`` once when it starts (it is started by the first pool of the
+    process, and serves every later one, such as the pool that replaces one killed for a runaway
+    document), so each worker forks with those modules loaded instead of importing them again."""
     ctx = multiprocessing.get_context("forkserver")
+    if preload:  # "__main__" first: the fork server's own default, so workers need not run it
+        ctx.set_forkserver_preload(["__main__", *preload])
     return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start, initargs=(os.getpid(), preload))

@@ -28,7 +28,8 @@ Target = Callable[[DigestJob], Digest | FeedDiscovery]
 Executor = concurrent.futures.ProcessPoolExecutor
 
 
-PRELOAD = ("aggregator.normalise", "aggregator.parse.xmlfeed")  # the parser and its safe SAX driver
+# What a digest job runs: the normaliser, the parser with its safe SAX driver, the dedup prework.
+PRELOAD = ("aggregator.normalise", "aggregator.parse.xmlfeed", "aggregator.dedup.prework")
 
 
 class WorkerPool:
