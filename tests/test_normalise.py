@@ -6,6 +6,9 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from aggregator.models import Entry, ParsedEntry, ParsedFeed
 from aggregator.normalise import (
@@ -249,6 +252,33 @@ def test_text_fingerprint_folds_case_punctuation_and_width() -> None:
     assert text_fingerprint(a) == text_fingerprint(b) != ""
     assert text_fingerprint("Ｊａｋａｒｔａ" + a[7:]) == text_fingerprint(a)  # NFKC folds full-width
     assert text_fingerprint("Baca juga: berita lain di sini") == ""  # too short to identify
+
+
+def _reference_fingerprint(text: str) -> str:
+    """The definition ``text_fingerprint`` keeps to (its faster way must give the same keys:
+    stored entries are matched by them)."""
+    import re
+    import unicodedata
+
+    words = re.sub(r"[\W_]+", " ", unicodedata.normalize("NFKC", text).casefold()).split()
+    return hashlib.sha256(" ".join(words).encode()).hexdigest() if len(words) >= 12 else ""
+
+
+_TRICKY = list("aZ09_-.,'’“”—…–´°ßİıΣσςﬁＪｋ\u212a²Ⅻ٣é\u0301\u00a0\u2009\u3000\u200b\u2028\x1c\t\n 🙂中文")
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(_TRICKY), min_size=1, max_size=6), min_size=8, max_size=30))
+def test_text_fingerprint_is_its_definition(parts: list[str]) -> None:
+    text = " ".join(parts)
+    assert text_fingerprint(text) == _reference_fingerprint(text)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.text(min_size=30, max_size=300))
+def test_text_fingerprint_is_its_definition_for_any_text(text: str) -> None:
+    assert text_fingerprint(text) == _reference_fingerprint(text)
+    assert text_fingerprint(text + " plain words " * 6) == _reference_fingerprint(text + " plain words " * 6)
 
 
 def test_normalise_feed_drops_repeated_guid_keys() -> None:
