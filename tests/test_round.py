@@ -232,3 +232,23 @@ def test_poll_verbose_says_how_long_each_stage_took(
         index = [m for m in said if m.startswith("dedup index loaded in ")]
         # The first round stores entries, so it needs the index; a round of 304s never loads it.
         assert len(index) == (1 if round_no == 1 else 0), said
+
+
+def test_a_round_leases_ahead_only_as_far_as_the_lease_outlasts_its_runs(tmp_path: Path) -> None:
+    from aggregator.pipeline.round import CLAIM_AHEAD, leased_ahead
+
+    config = write_config(tmp_path, ["http://127.0.0.1:9/a.rss"], concurrency=8)
+    base = load_config(config, {})
+
+    def ahead(lease: timedelta, timeout: timedelta = timedelta(seconds=30)) -> int:
+        polling = base.polling.model_copy(update={"lease": lease, "timeout": timeout})
+        settings = base.model_copy(update={"polling": polling})
+        rs = runner_settings(lambda: settings, "owner", hold_writes=None)
+        return leased_ahead(rs, 8)
+
+    # A run is cut off after the fetch deadline plus the parse deadline (each `timeout`).
+    minutes = timedelta(minutes=1)
+    assert ahead(5 * minutes) == 8 * CLAIM_AHEAD  # 300 s outlast 5 runs of 60 s: the cap, 4 rounds
+    assert ahead(2 * minutes) == 16  # 120 s outlast 2 such runs
+    assert ahead(1 * minutes) == 8  # never fewer than the slots themselves
+    assert ahead(5 * minutes, timeout=2 * minutes) == 8

@@ -85,8 +85,8 @@ class PollingConfig(_Model):
     per_host: int = Field(2, ge=1, le=32)
     user_agent: str | None = None
     # How long a process may hold a feed it fetches: a process that died frees its feeds after
-    # this (one on the same machine at once). Longer than the slowest run; `poll` leases up to
-    # 4 x concurrency feeds ahead of their runs, so longer than four of them.
+    # this (one on the same machine at once). Longer than the slowest run (`poll` leases feeds
+    # ahead of their runs only as far as the lease allows: pipeline.round.leased_ahead).
     lease: Duration = timedelta(minutes=5)
 
 

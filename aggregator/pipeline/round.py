@@ -14,7 +14,7 @@ from datetime import datetime
 
 from aggregator.models import FeedRunResult, RunStatus
 from aggregator.pipeline.leases import release_dead_owners
-from aggregator.pipeline.runner import Runner
+from aggregator.pipeline.runner import Runner, RunnerSettings
 from aggregator.store import feeds as feed_repo
 from aggregator.store.values import FeedState
 
@@ -43,11 +43,11 @@ async def poll_round(
 ) -> list[tuple[FeedState, FeedRunResult]]:
     """Run every feed in ``feeds`` once; returns (feed, result) in the order they finished.
 
-    ``concurrency`` runs fetch (and parse and store) at once; up to ``CLAIM_AHEAD`` times as
-    many may be leased, waiting for a slot or for their feed row's batched write."""
+    ``concurrency`` runs fetch (and parse and store) at once; up to ``leased_ahead`` of them
+    may be leased, waiting for a slot or for their feed row's batched write."""
     owner = runner.settings.owner
     slots = asyncio.Semaphore(concurrency)
-    ahead = CLAIM_AHEAD * concurrency
+    ahead = leased_ahead(runner.settings, concurrency)
     waiting = list(feeds)
     ready: list[FeedState] = []
     running: dict[asyncio.Task[FeedRunResult], FeedState] = {}
@@ -91,6 +91,15 @@ async def poll_round(
         if unfinished:  # interrupted: give the leases back so the next round may take them
             await runner.write(_release, runner, unfinished, owner)
     return results
+
+
+def leased_ahead(settings: RunnerSettings, concurrency: int) -> int:
+    """How many feeds a round may hold leased at once: up to ``CLAIM_AHEAD`` rounds of its slots,
+    but no more rounds than the lease outlasts runs cut off at their deadlines (fetch, then
+    parse), so no lease can expire while its feed waits for a slot."""
+    longest = settings.fetch.total_timeout + settings.parse_timeout
+    rounds = int(settings.lease.total_seconds() // max(1.0, longest))
+    return concurrency * max(1, min(CLAIM_AHEAD, rounds))
 
 
 def _claim(runner: Runner, ids: list[int], now: datetime, owner: str) -> list[FeedState]:
