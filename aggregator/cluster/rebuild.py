@@ -183,11 +183,8 @@ class _Ahead:
         self._learned: dict[int, frozenset[int]] = {}
 
     def __enter__(self) -> _Ahead:
-        if self.workers > 0:
-            try:
-                self._pool = process_pool(self.workers, ("aggregator.dedup.prework",))
-            except (OSError, ValueError) as exc:
-                log.warning("placing without worker processes: %s", exc)
+        if self.workers > 0:  # its processes start on the first submit
+            self._pool = process_pool(self.workers, ("aggregator.dedup.prework",))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -209,8 +206,9 @@ class _Ahead:
             drop = [self._learned_of(t.feed_id) for t in part]
             try:
                 future = self._pool.submit(prework, items, drop)
-            except RuntimeError as exc:  # the pool broke: the engine does the work
+            except (RuntimeError, OSError) as exc:  # broken, or no process could start
                 log.warning("placing without worker processes: %s", exc)
+                self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
                 return
             self._pending.append(([t.entry_id for t in part], future))

@@ -49,7 +49,6 @@ async def poll_round(
     slots = asyncio.Semaphore(concurrency)
     ahead = leased_ahead(runner.settings, concurrency)
     waiting = list(feeds)
-    ready: list[FeedState] = []
     running: dict[asyncio.Task[FeedRunResult], FeedState] = {}
     results: list[tuple[FeedState, FeedRunResult]] = []
 
@@ -60,8 +59,8 @@ async def poll_round(
 
     await runner.write(release_dead_owners, runner.database, runner.clock())
     try:
-        while waiting or ready or running:
-            room = ahead - len(ready) - len(running)
+        while waiting or running:
+            room = ahead - len(running)
             if waiting and room >= min(ahead // 2, len(waiting)):
                 # Lease no more than can run soon (a lease outlives a few runs of its slot, not
                 # a whole long round), but enough per transaction that claiming stays cheap.
@@ -73,10 +72,8 @@ async def poll_round(
                 for feed in chunk:
                     if feed.id not in got:
                         report(feed, skipped(feed, now))
-                ready.extend(claimed)
-            while ready and len(running) < ahead:
-                feed = ready.pop(0)
-                running[asyncio.create_task(runner.run(feed, slots))] = feed
+                for feed in claimed:  # each waits for one of the slots
+                    running[asyncio.create_task(runner.run(feed, slots))] = feed
             if not running:
                 continue
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -87,7 +84,7 @@ async def poll_round(
             task.cancel()
         if running:
             await asyncio.wait(running)
-        unfinished = [f.id for f in ready] + [f.id for f in running.values()]
+        unfinished = [f.id for f in running.values()]
         if unfinished:  # interrupted: give the leases back so the next round may take them
             await runner.write(_release, runner, unfinished, owner)
     return results

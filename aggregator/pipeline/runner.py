@@ -15,6 +15,7 @@ a growing interval (capped at a few seconds, so work resumes soon after the data
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -23,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from aggregator.clock import utcnow
 from aggregator.cluster.state import ClusterState
@@ -171,23 +172,15 @@ class Runner:
         so a round of 304s keeps ``concurrency`` requests in flight while their rows are
         written together, and parsed documents in memory stay bounded by the slots."""
         started = time.monotonic()
-        if slot is not None:
-            await slot.acquire()
-        held = slot
-        try:
+        async with slot or contextlib.nullcontext():
             try:
                 outcome: Fetched | FeedError = await fetch(
                     feed, self.fetcher, self.pool, self._known, self.clock(), prework=self.cluster.enabled
                 )
             except FeedError as exc:
                 outcome = exc
-            if held is not None and not (isinstance(outcome, Fetched) and outcome.digest is not None):
-                held.release()
-                held = None
-            result = await self._store(feed, outcome)
-        finally:
-            if held is not None:
-                held.release()
+            stored = await self._store(feed, outcome) if _is_document(outcome) else None
+        result = stored or await self._store(feed, outcome)
         return result if result.duration else replace(result, duration=time.monotonic() - started)
 
     def _prewarm(self) -> None:
@@ -221,7 +214,7 @@ class Runner:
         deadline = None if hold is None else time.monotonic() + hold
         while True:
             try:
-                if isinstance(outcome, Fetched) and outcome.digest is not None:
+                if _is_document(outcome):
                     return await self.write(self._store_document, feed, outcome)
                 record, result = settle(
                     feed,
@@ -295,3 +288,8 @@ class Runner:
     def _write_records(self, records: list[RunRecord]) -> None:
         with self.database.transaction("recording feed runs") as tx:
             feed_repo.record_runs(tx, records)
+
+
+def _is_document(outcome: Fetched | FeedError) -> TypeGuard[Fetched]:
+    """Whether a run has a document to store (entries, stories), not only its feed row."""
+    return isinstance(outcome, Fetched) and outcome.digest is not None
