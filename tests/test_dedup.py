@@ -255,6 +255,37 @@ def test_prework_from_a_parser_process_places_the_same_and_steps_aside_when_stal
         assert a is not None and b is not None and a.to_bytes() == b.to_bytes()
 
 
+def test_prework_crosses_processes_as_one_buffer_with_every_value_intact() -> None:
+    """Pickled (as it leaves a parser process), an entry's prework comes back with every set,
+    the signature and the dateline day equal, the sets as views of one buffer."""
+    import pickle
+    from dataclasses import fields
+
+    from aggregator.dedup.text import Detail
+
+    batch = docs()
+    drop = [frozenset({12345}) for _ in batch]
+    for w in prework([(d.title, d.text) for d in batch], drop):
+        back = pickle.loads(pickle.dumps(w))
+        assert back.source == w.source
+        assert np.array_equal(back.line_keys, w.line_keys) and back.line_keys.dtype == np.int64
+        for name in ("token_set", "lead_set"):
+            assert np.array_equal(getattr(back.features, name), getattr(w.features, name))
+        for fd in fields(Detail):
+            mine, theirs = getattr(back.features.detail, fd.name), getattr(w.features.detail, fd.name)
+            if isinstance(mine, np.ndarray):
+                assert mine.dtype == np.int64 and np.array_equal(mine, theirs), fd.name
+            else:
+                assert mine == theirs, fd.name
+        assert back.signature.to_bytes() == w.signature.to_bytes()
+        assert back.signature.full.dtype == np.uint32
+        # what may outlive the features holds no part of their buffer
+        for part in (back.signature.full, back.signature.lead, back.line_keys):
+            assert not np.shares_memory(part, back.features.detail.words)
+    dated = prework([("x", "JAKARTA, 28 Maret (Antara) - Harga beras naik lagi di pasar induk pagi ini.")])[0]
+    assert pickle.loads(pickle.dumps(dated)).features.detail.filed == dated.features.detail.filed == 86
+
+
 def test_restart_from_stored_signatures_places_the_same() -> None:
     batch = docs()
     store = {d.entry_id: d for d in batch}

@@ -304,6 +304,13 @@ class Features:
         self._cleaned: Cleaned | None = c
         self._detail: Detail | None = None
 
+    @classmethod
+    def made(cls, token_set: HashSet, lead_set: HashSet, detail: Detail) -> Features:
+        """Features made elsewhere, detail and all (``Prework`` from a parser process)."""
+        out = cls.__new__(cls)
+        out.token_set, out.lead_set, out._cleaned, out._detail = token_set, lead_set, None, detail
+        return out
+
     @property
     def detail(self) -> Detail:
         if self._detail is None:
