@@ -37,6 +37,7 @@ from aggregator.dedup.index import MAX_BUCKET, BandIndex
 from aggregator.dedup.prework import Prework, prework
 from aggregator.dedup.signature import ALGO_VERSION, sign_many
 from aggregator.dedup.text import SignTokens, clean, dateline_day, features, fold, sign_tokens
+from aggregator.dedup.titles import Headline
 from aggregator.dedup.verify import verify
 from aggregator.models import MatchKind
 from aggregator.normalise import html_to_text
@@ -80,11 +81,16 @@ class Store:
         return [replace(self.docs[i], story_id=self.story.get(i)) for i in ids if i in self.docs]
 
 
-def place(engine: Engine, batch: list[DedupDoc], prework: Sequence[Prework | None] = ()) -> dict[int, int]:
+def place(
+    engine: Engine,
+    batch: list[DedupDoc],
+    prework: Sequence[Prework | None] = (),
+    headlines: Sequence[Headline | None] = (),
+) -> dict[int, int]:
     """One feed run: prepare ``batch``, supply its texts, decide and place each entry in order,
     commit (a new story's id is its founder's entry id); returns entry id -> story id."""
     store: Store = engine.store  # type: ignore[attr-defined]
-    prepared = engine.prepare(batch, prework)
+    prepared = engine.prepare(batch, prework, headlines)
     placing = prepared.supply(store.texts(prepared.needs))
     stories = {}
     for slot in placing:
@@ -284,6 +290,26 @@ def test_prework_crosses_processes_as_one_buffer_with_every_value_intact() -> No
             assert not np.shares_memory(part, back.features.detail.words)
     dated = prework([("x", "JAKARTA, 28 Maret (Antara) - Harga beras naik lagi di pasar induk pagi ini.")])[0]
     assert pickle.loads(pickle.dumps(dated)).features.detail.filed == dated.features.detail.filed == 86
+
+
+def test_headlines_made_ahead_with_the_finished_learning_are_the_engines() -> None:
+    """A rebuild worker, told a feed's learned keys, makes the headline the engine makes: the
+    learned title affix ("| Harian Contoh") is dropped the same way, and placing with the
+    headlines given forms the same stories."""
+    from aggregator.dedup.prework import prework_and_headlines
+
+    batch = [replace(d, title=f"{d.title} | Harian Contoh") if d.feed_id == 1 else d for d in docs()]
+    store = {d.entry_id: d for d in batch}
+    own, given = new_engine(store), new_engine(store)
+    titles = [f"Berita nomor {i} hari ini | Harian Contoh" for i in range(2 * MIN_DOCS)]
+    for engine in (own, given):
+        engine.boilerplate.observe(1, [""] * len(titles), titles)
+    drop = [given.boilerplate.learned(d.feed_id) for d in batch]
+    work, heads = prework_and_headlines([(d.title, d.text, d.url) for d in batch], drop)
+    mine = [own.headline_of(d) for d in batch]
+    assert heads == mine
+    assert any("Harian Contoh" in h.dropped for h in heads)
+    assert partition(place(given, batch, work, heads)) == partition(place(own, batch))
 
 
 def test_restart_from_stored_signatures_places_the_same() -> None:

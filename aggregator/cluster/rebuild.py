@@ -8,10 +8,11 @@ leaves working stories and can simply be run again. A story founded by the same 
 keeps its id (story keys derive from the founding entry), so ``/story/ID`` links survive where
 stories do not change. The cluster epoch is bumped, so running workers reload their indexes.
 
-Cleaning, signing and the verification features of an entry depend only on its text and its
-feed's boilerplate, which is fully learned before placing starts: worker processes make that
-work (``dedup.prework``, given each feed's learned lines) for the next batch while this process
-places the current one, so both cores work and the placing side mostly verifies and writes.
+Cleaning, signing, the verification features and the headline of an entry depend only on its
+title, text and link and its feed's boilerplate, which is fully learned before placing starts:
+worker processes make that work (``dedup.prework``, given each feed's learned lines and title
+affixes) for the next batch while this process places the current one, so both cores work and
+the placing side mostly verifies and writes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from aggregator.store.values import EntryText, FeedState, NewMember, NewStory, S
 
 if TYPE_CHECKING:
     from aggregator.dedup.prework import Prework
+    from aggregator.dedup.titles import Headline
+
+    Work = tuple[Prework, Headline]  # an entry's, made ahead by a worker process
 
 log = logging.getLogger("aggregator.rebuild")
 
@@ -58,23 +62,27 @@ def rebuild(
     the entries' prework (None: one per core; 0: all of it here)."""
     report = progress or (lambda phase, done, total: None)
     engine = Engine(settings)
-    with database.transaction("starting the rebuild") as tx:
-        database.lock_clustering(tx)
-        bump(tx, "cluster_epoch")
-        order = dedup_repo.entries_in_order(tx)
-        feeds = {f.id: f for f in feed_repo.list_feeds(tx)}
-        dedup_repo.forget_learning(tx)
-        _learn(tx, engine, order, report)
-        for feed_id, counts in engine.boilerplate.snapshot().items():
-            dedup_repo.add_boilerplate(tx, feed_id, counts, 0, now)
-        dedup_repo.set_boilerplate_docs(tx, {f: engine.boilerplate.docs(f) for f in feeds})
     known: entry_repo.IdentityKeys = {}
-    batches = [order[start : start + BATCH] for start in range(0, len(order), BATCH)]
     with _Ahead(engine, workers) as ahead:
-        ahead.start(database, batches[0] if batches else [])
+        with database.transaction("starting the rebuild") as tx:
+            database.lock_clustering(tx)
+            bump(tx, "cluster_epoch")
+            order = dedup_repo.entries_in_order(tx)
+            feeds = {f.id: f for f in feed_repo.list_feeds(tx)}
+            dedup_repo.forget_learning(tx)
+            _learn(tx, engine, order, report)
+            batches = [order[start : start + BATCH] for start in range(0, len(order), BATCH)]
+            # The learning is finished: the workers start on the first batch (and their
+            # processes start) while the counts are written.
+            ahead.start(entry_repo.texts(tx, batches[0]) if batches else [])
+            for feed_id, counts in engine.boilerplate.snapshot().items():
+                dedup_repo.add_boilerplate(tx, feed_id, counts, 0, now)
+            dedup_repo.set_boilerplate_docs(tx, {f: engine.boilerplate.docs(f) for f in feeds})
         for n, chunk in enumerate(batches):
             work = ahead.take()
-            ahead.start(database, batches[n + 1] if n + 1 < len(batches) else [])
+            if n + 1 < len(batches):
+                with database.reading("reading texts to sign") as tx:
+                    ahead.start(entry_repo.texts(tx, batches[n + 1]))
             with database.transaction("rebuilding stories") as tx:
                 database.lock_clustering(tx)
                 batch = entry_repo.get_entries(tx, chunk)
@@ -111,13 +119,17 @@ def _place(
     batch: list[StoredEntry],
     known: entry_repo.IdentityKeys,
     now: datetime,
-    work: dict[int, Prework],
+    work: dict[int, Work],
 ) -> tuple[Placing, dict[int, int]]:
     """Place one batch (identity from ``known``, the replayed entries, then the engine) and
     move the entries' memberships; returns the placing to commit and the new stories' ids.
-    ``work``: prework made ahead, by entry (the engine checks it still fits, else cleans)."""
+    ``work``: prework and headlines made ahead, by entry (the engine checks the prework still
+    fits, else cleans; the headlines were made with the finished learning, as here)."""
     docs = [DedupDoc(e.id, e.feed_id, e.title, e.text, e.published, url=e.url) for e in batch]
-    prepared = engine.prepare(docs, [work.get(e.id) for e in batch])
+    ahead = [work.get(e.id) for e in batch]
+    prepared = engine.prepare(
+        docs, [w[0] if w else None for w in ahead], [w[1] if w else None for w in ahead]
+    )
     placing = prepared.supply(doc_of(t) for t in entry_repo.texts(tx, prepared.needs))
     key_of = {e.id: story_repo.story_key(feeds[e.feed_id].config_url, e.guid_key) for e in batch}
     reusable = story_repo.ids_by_key(tx, list(key_of.values()))
@@ -170,7 +182,8 @@ def _identity(known: entry_repo.IdentityKeys, entry: StoredEntry) -> tuple[Match
 
 
 class _Ahead:
-    """The prework of the next batch, made in worker processes while this one is placed.
+    """The prework and headlines of the next batch, made in worker processes while this one is
+    placed.
 
     Best effort: a chunk whose worker failed (or a machine where processes cannot start) is
     simply cleaned and signed by the engine itself, with the same result."""
@@ -179,7 +192,7 @@ class _Ahead:
         self.engine = engine
         self.workers = default_workers() if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: list[tuple[list[int], Future[list[Prework]]]] = []
+        self._pending: list[tuple[list[int], Future[tuple[list[Prework], list[Headline]]]]] = []
         self._learned: dict[int, frozenset[int]] = {}
 
     def __enter__(self) -> _Ahead:
@@ -191,21 +204,19 @@ class _Ahead:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def start(self, database: Database, ids: Sequence[int]) -> None:
-        """Send the entries ``ids`` to the workers (the engine's boilerplate is learned)."""
-        from aggregator.dedup.prework import prework
+    def start(self, texts: Sequence[EntryText]) -> None:
+        """Send these entries to the workers (the engine's boilerplate is learned)."""
+        from aggregator.dedup.prework import prework_and_headlines
 
-        if self._pool is None or not ids:
+        if self._pool is None or not texts:
             return
-        with database.reading("reading texts to sign") as tx:
-            texts = entry_repo.texts(tx, ids)
         size = -(-len(texts) // self.workers)  # a chunk per worker
         for at in range(0, len(texts), size):
-            part: list[EntryText] = texts[at : at + size]
-            items = [(t.title, t.text) for t in part]
+            part = texts[at : at + size]
+            items = [(t.title, t.text, t.url) for t in part]
             drop = [self._learned_of(t.feed_id) for t in part]
             try:
-                future = self._pool.submit(prework, items, drop)
+                future = self._pool.submit(prework_and_headlines, items, drop)
             except (RuntimeError, OSError) as exc:  # broken, or no process could start
                 log.warning("placing without worker processes: %s", exc)
                 self._pool.shutdown(wait=False, cancel_futures=True)
@@ -213,13 +224,14 @@ class _Ahead:
                 return
             self._pending.append(([t.entry_id for t in part], future))
 
-    def take(self) -> dict[int, Prework]:
+    def take(self) -> dict[int, Work]:
         """The work sent by the last ``start``, by entry."""
-        out: dict[int, Prework] = {}
+        out: dict[int, Work] = {}
         pending, self._pending = self._pending, []
         for ids, future in pending:
             try:
-                out.update(zip(ids, future.result(), strict=True))
+                work, heads = future.result()
+                out.update(zip(ids, zip(work, heads, strict=True), strict=True))
             except Exception as exc:  # any failure: the engine does the work itself
                 log.warning("prework of %d entries failed (%s); signing them here", len(ids), exc)
         return out

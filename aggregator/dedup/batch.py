@@ -61,7 +61,11 @@ class Prepared:
     """A batch signed and ranked; hand ``supply`` the texts of ``needs``."""
 
     def __init__(
-        self, engine: Engine, docs: Sequence[DedupDoc], prework: Sequence[Prework | None] = ()
+        self,
+        engine: Engine,
+        docs: Sequence[DedupDoc],
+        prework: Sequence[Prework | None] = (),
+        headlines: Sequence[Headline | None] = (),
     ) -> None:
         self._engine = engine
         self.docs = tuple(docs)
@@ -79,7 +83,10 @@ class Prepared:
         self.signatures: list[Signature] = [
             signatures[i] if i in signatures else next(made) for i in range(len(self.docs))
         ]
-        self.headlines: list[Headline] = [engine.headline_of(d) for d in self.docs]
+        given = list(headlines) + [None] * (len(self.docs) - len(headlines))
+        self.headlines: list[Headline] = [
+            h if h is not None else engine.headline_of(d) for d, h in zip(self.docs, given, strict=True)
+        ]
         r = engine.rows
         self._rows = r.append(
             np.array([d.entry_id for d in self.docs], dtype=np.int64),

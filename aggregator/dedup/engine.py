@@ -112,9 +112,16 @@ class Engine:
         self.stats: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ a feed run's batch
-    def prepare(self, docs: Sequence[DedupDoc], prework: Sequence[Prework | None] = ()) -> Prepared:
+    def prepare(
+        self,
+        docs: Sequence[DedupDoc],
+        prework: Sequence[Prework | None] = (),
+        headlines: Sequence[Headline | None] = (),
+    ) -> Prepared:
         """Sign a batch of new entries and find their plausible candidates (see the module doc).
-        ``prework[i]``, when given, is ``docs[i]``'s work made by a parser process (prework.py).
+        ``prework[i]``, when given, is ``docs[i]``'s work made by a parser process (prework.py);
+        ``headlines[i]``, ``docs[i]``'s headline made with its feed's learning as it stands
+        (``prework_and_headlines``: ``dedup rebuild``, where learning is finished).
 
         A batch left unfinished (its transaction failed) is dropped when the next one starts.
         """
@@ -122,7 +129,7 @@ class Engine:
 
         if isinstance(self._open, Prepared):
             self._open.abandon()
-        prepared = Prepared(self, docs, prework)
+        prepared = Prepared(self, docs, prework, headlines)
         self._open = prepared
         return prepared
 

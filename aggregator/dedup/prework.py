@@ -28,6 +28,7 @@ import xxhash
 from aggregator.dedup.boilerplate import MAX_LINE, line_key
 from aggregator.dedup.signature import Signature, sign_many
 from aggregator.dedup.text import Detail, Features, clean_lines, features, general_lines, sign_tokens
+from aggregator.dedup.titles import Headline, headline
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +104,15 @@ def prework(items: Sequence[tuple[str, str]], drop: Sequence[AbstractSet[int]] =
         keys = np.array([line_key(line) for line in lines if len(line) <= MAX_LINE], dtype=np.int64)
         out.append(Prework(source_key(title, text), keys, signature, f))
     return out
+
+
+def prework_and_headlines(
+    items: Sequence[tuple[str, str, str]], drop: Sequence[AbstractSet[int]]
+) -> tuple[list[Prework], list[Headline]]:
+    """``prework`` of these (title, text, url) entries, and their headlines. A headline drops the
+    title affixes its feed has learned, so it is only made where the learning is finished and
+    ``drop[i]`` holds all of it: ``dedup rebuild``, which learns every feed before it places."""
+    work = prework([(title, text) for title, text, _ in items], drop)
+    pairs = zip(items, drop, strict=True)
+    heads = [headline(title, learned.__contains__, url) for (title, _, url), learned in pairs]
+    return work, heads
