@@ -32,7 +32,12 @@ def reelect(tx: Tx, story_ids: Sequence[int], now: datetime) -> None:
     facts = story_repo.member_facts(tx, story_ids)
     reps = []
     for sid, members in sorted(facts.items()):
-        rep = elect_representative([member_info(m) for m in members])
+        # Most stories have one member, which represents it: no facts to weigh (a rebuild
+        # re-elects every story, and reading a link's site costs more than the rest).
+        if len(members) == 1:
+            rep = members[0].entry_id
+        else:
+            rep = elect_representative([member_info(m) for m in members])
         published = next(m.published for m in members if m.entry_id == rep)
         reps.append((sid, rep, published))
     story_repo.set_representatives(tx, reps, now)
