@@ -45,11 +45,11 @@ class Prework:
         f, s = self.features, self.signature
         d = f.detail
         sets = (self.line_keys, f.token_set, f.lead_set, *(getattr(d, n) for n in _DETAIL_SETS))
-        arrays = [a.astype(np.int64, copy=False).tobytes() for a in sets]
-        blob = b"".join([*arrays, _u32(s.full), _u32(s.lead)])
+        blob = b"".join([a.astype(np.int64, copy=False).tobytes() for a in sets])
+        minhashes = _u32(s.full) + _u32(s.lead)
         sizes = tuple(a.size for a in sets)
         head = (s.full.size, s.full_size, s.lead_size, s.algo_version, s.num_perm, s.seed, d.filed)
-        return _unpack, (self.source, blob, sizes, head)
+        return _unpack, (self.source, blob, minhashes, sizes, head)
 
 
 _DETAIL_SETS = ("numbers", "names", "trigrams", "title_set", "title_names", "words")
@@ -59,18 +59,19 @@ def _u32(a: np.ndarray) -> bytes:
     return a.astype(np.uint32, copy=False).tobytes()
 
 
-def _unpack(source: int, blob: bytes, sizes: tuple[int, ...], head: tuple[int, ...]) -> Prework:
+def _unpack(
+    source: int, blob: bytes, minhashes: bytes, sizes: tuple[int, ...], head: tuple[int, ...]
+) -> Prework:
     """``Prework.__reduce__`` undone. The sets are read-only views of the one buffer (they are
     only ever compared), which lives as long as the features; the signature and the line keys,
-    which may outlive them, are copies."""
+    which may outlive them, are apart from it."""
     perm, full_size, lead_size, algo_version, num_perm, seed, filed = head
-    total = sum(sizes)
-    every = np.frombuffer(blob, dtype=np.int64, count=total)
+    every = np.frombuffer(blob, dtype=np.int64)
     sets, at = [], 0
     for n in sizes:
         sets.append(every[at : at + n])
         at += n
-    u32 = np.frombuffer(blob, dtype=np.uint32, count=2 * perm, offset=8 * total).copy()
+    u32 = np.frombuffer(minhashes, dtype=np.uint32).copy()
     keys, token_set, lead_set, numbers, names, trigrams, title_set, title_names, words = sets
     signature = Signature(u32[:perm], u32[perm:], full_size, lead_size, algo_version, num_perm, seed)
     return Prework(
