@@ -70,11 +70,11 @@ def rebuild(
             order = dedup_repo.entries_in_order(tx)
             feeds = {f.id: f for f in feed_repo.list_feeds(tx)}
             dedup_repo.forget_learning(tx)
-            _learn(tx, engine, order, report)
+            first = _learn(tx, engine, order, report)
             batches = [order[start : start + BATCH] for start in range(0, len(order), BATCH)]
             # The learning is finished: the workers start on the first batch (and their
             # processes start) while the counts are written.
-            ahead.start(entry_repo.texts(tx, batches[0]) if batches else [])
+            ahead.start(first)
             for feed_id, counts in engine.boilerplate.snapshot().items():
                 dedup_repo.add_boilerplate(tx, feed_id, counts, 0, now)
             dedup_repo.set_boilerplate_docs(tx, {f: engine.boilerplate.docs(f) for f in feeds})
@@ -98,18 +98,23 @@ def rebuild(
         return len(order), story_repo.counts(tx)["stories"]
 
 
-def _learn(tx: Tx, engine: Engine, order: list[int], report: Progress) -> None:
+def _learn(tx: Tx, engine: Engine, order: list[int], report: Progress) -> list[EntryText]:
     """Count every entry's lines into its feed's boilerplate, as the live runs would have (the
-    counts are sums, so a feed's entries of a batch are counted together: one array update)."""
+    counts are sums, so a feed's entries of a batch are counted together: one array update).
+    Returns the texts of the first batch, which the workers start on."""
+    first: list[EntryText] = []
     for start in range(0, len(order), BATCH):
         by_feed: dict[int, tuple[list[str], list[str]]] = {}
-        for t in entry_repo.texts(tx, order[start : start + BATCH]):
+        stored = entry_repo.texts(tx, order[start : start + BATCH])
+        first = first or stored
+        for t in stored:
             texts, titles = by_feed.setdefault(t.feed_id, ([], []))
             texts.append(t.text)
             titles.append(t.title)
         for feed_id, (texts, titles) in by_feed.items():
             engine.boilerplate.observe(feed_id, texts, titles)
         report("learning", min(start + BATCH, len(order)), len(order))
+    return first
 
 
 def _place(
@@ -126,10 +131,8 @@ def _place(
     ``work``: prework and headlines made ahead, by entry (the engine checks the prework still
     fits, else cleans; the headlines were made with the finished learning, as here)."""
     docs = [DedupDoc(e.id, e.feed_id, e.title, e.text, e.published, url=e.url) for e in batch]
-    ahead = [work.get(e.id) for e in batch]
-    prepared = engine.prepare(
-        docs, [w[0] if w else None for w in ahead], [w[1] if w else None for w in ahead]
-    )
+    made = [work.get(e.id) for e in batch]
+    prepared = engine.prepare(docs, [w[0] if w else None for w in made], [w[1] if w else None for w in made])
     placing = prepared.supply(doc_of(t) for t in entry_repo.texts(tx, prepared.needs))
     key_of = {e.id: story_repo.story_key(feeds[e.feed_id].config_url, e.guid_key) for e in batch}
     reusable = story_repo.ids_by_key(tx, list(key_of.values()))

@@ -44,19 +44,22 @@ class Prework:
         and 45 to load, on the placing side's critical path; as one buffer, 20 to 30 each."""
         f, s = self.features, self.signature
         d = f.detail
-        sets = (self.line_keys, f.token_set, f.lead_set, *(getattr(d, n) for n in _DETAIL_SETS))
+        sets = (
+            self.line_keys,
+            f.token_set,
+            f.lead_set,
+            d.numbers,
+            d.names,
+            d.trigrams,
+            d.title_set,
+            d.title_names,
+            d.words,
+        )
         blob = b"".join([a.astype(np.int64, copy=False).tobytes() for a in sets])
-        minhashes = _u32(s.full) + _u32(s.lead)
+        minhashes = np.concatenate([s.full, s.lead]).astype(np.uint32, copy=False).tobytes()
         sizes = tuple(a.size for a in sets)
         head = (s.full.size, s.full_size, s.lead_size, s.algo_version, s.num_perm, s.seed, d.filed)
         return _unpack, (self.source, blob, minhashes, sizes, head)
-
-
-_DETAIL_SETS = ("numbers", "names", "trigrams", "title_set", "title_names", "words")
-
-
-def _u32(a: np.ndarray) -> bytes:
-    return a.astype(np.uint32, copy=False).tobytes()
 
 
 def _unpack(
