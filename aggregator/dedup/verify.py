@@ -95,13 +95,17 @@ def _missing_from(a: HashSet, b: HashSet) -> bool:
     return bool(a.size) and not bool(_found(a, b).all())
 
 
-def signals(a: Features, b: Features) -> dict[str, float]:
+def signals(a: Features, b: Features, shares: tuple[float, float] | None = None) -> dict[str, float]:
+    """Every signal between ``a`` and ``b``; ``shares``: their (containment, lead) when known."""
     small, large = (a, b) if a.token_set.size <= b.token_set.size else (b, a)
     sd, ld, ad, bd = small.detail, large.detail, a.detail, b.detail
     title_common = _common(ad.title_set, bd.title_set)
+    if shares is None:
+        shares = (_share(small.token_set, large.token_set), _share(small.token_set, large.lead_set))
+    containment, lead = shares
     detail = {
-        "containment": _share(small.token_set, large.token_set),
-        "lead": _share(small.token_set, large.lead_set),
+        "containment": containment,
+        "lead": lead,
         "trigrams": _share(sd.trigrams, ld.trigrams),
         "title": title_common / max(1, ad.title_set.size + bd.title_set.size - title_common),
         "small_tokens": float(small.token_set.size),
@@ -125,10 +129,11 @@ def signals(a: Features, b: Features) -> dict[str, float]:
 
 def verify(a: Features, b: Features) -> Verdict:
     small, large = (a, b) if a.token_set.size <= b.token_set.size else (b, a)
-    quick = max(_share(small.token_set, large.token_set), _share(small.token_set, large.lead_set))
+    shares = (_share(small.token_set, large.token_set), _share(small.token_set, large.lead_set))
+    quick = max(shares)
     if quick < DISSIMILAR:  # most candidates: not worth the other signals
         return Verdict(False, quick, "dissimilar", {"containment": quick})
-    d = signals(a, b)
+    d = signals(a, b, shares)
     n_small = d["small_tokens"]
     best = max(d["trigrams"], d["containment"], d["lead"])
     if n_small < MIN_TOKENS:
