@@ -113,19 +113,35 @@ def test_rebuild_is_deterministic_and_explain_works(server: LocalServer, tmp_pat
     config = write_config(tmp_path, serve_fixture(server))
     assert cli(config, "poll").exit_code == 0
     before = partition(export_json(config))
-    result = cli(config, "dedup", "rebuild")
-    assert result.exit_code == 0, result.output
-    assert partition(export_json(config)) == before
-    # The same with every entry cleaned and signed here rather than by worker processes.
+    # Rebuild learns each feed's boilerplate again from all its entries: the counts the poll
+    # learned entry by entry. The same with every entry's lines counted, cleaned and signed here
+    # rather than by worker processes.
+    from sqlalchemy import select
+
     from aggregator.clock import utcnow
     from aggregator.cluster.rebuild import rebuild
     from aggregator.config import load_config
+    from aggregator.store.schema import boilerplate, feeds
     from aggregator.wiring import dedup_settings, open_database
 
     settings = load_config(config, {})
     database = open_database(settings)
+
+    def learned() -> tuple[list[Any], list[Any]]:
+        with database.reading("test") as tx:
+            counts = tx.execute(select(boilerplate.c.feed_id, boilerplate.c.line_hash, boilerplate.c.count))
+            docs = tx.execute(select(feeds.c.id, feeds.c.boilerplate_docs))
+            return sorted(map(tuple, counts)), sorted(map(tuple, docs))
+
     try:
+        polled = learned()
+        assert polled[0] and all(n for _, n in polled[1])
+        result = cli(config, "dedup", "rebuild")
+        assert result.exit_code == 0, result.output
+        assert partition(export_json(config)) == before
+        assert learned() == polled
         rebuild(database, dedup_settings(settings), utcnow(), workers=0)
+        assert learned() == polled
     finally:
         database.close()
     assert partition(export_json(config)) == before

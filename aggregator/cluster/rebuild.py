@@ -12,7 +12,9 @@ Cleaning, signing, the verification features and the headline of an entry depend
 title, text and link and its feed's boilerplate, which is fully learned before placing starts:
 worker processes make that work (``dedup.prework``, given each feed's learned lines and title
 affixes) for the next batch while this process places the current one, so both cores work and
-the placing side mostly verifies and writes.
+the placing side mostly verifies and writes. The learning pass before it is spread the same
+way: the workers key and count a batch's lines (``boilerplate.tally``) while this process reads
+the next batch's texts.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING
 from aggregator.cluster.elect import reelect
 from aggregator.cluster.state import doc_of, signature_record
 from aggregator.dedup import DedupDoc, DedupSettings, Engine, Placing
+from aggregator.dedup.boilerplate import Boilerplate, tally
 from aggregator.models import MatchKind
 from aggregator.processes import default_workers, process_pool
 from aggregator.store import Database, Tx
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
     from aggregator.dedup.titles import Headline
 
     Work = tuple[Prework, Headline]  # an entry's, made ahead by a worker process
+
+Observed = tuple[int, str, str]  # an entry's feed id, text and title, for the learning pass
+Counted = dict[int, tuple[dict[int, int], int]]  # per feed: count changes, entries (``tally``)
 
 log = logging.getLogger("aggregator.rebuild")
 
@@ -70,7 +76,7 @@ def rebuild(
             order = dedup_repo.entries_in_order(tx)
             feeds = {f.id: f for f in feed_repo.list_feeds(tx)}
             dedup_repo.forget_learning(tx)
-            first = _learn(tx, engine, order, report)
+            first = _learn(tx, engine, order, report, ahead)
             batches = [order[start : start + BATCH] for start in range(0, len(order), BATCH)]
             # The learning is finished: the workers start on the first batch (and their
             # processes start) while the counts are written.
@@ -98,22 +104,23 @@ def rebuild(
         return len(order), story_repo.counts(tx)["stories"]
 
 
-def _learn(tx: Tx, engine: Engine, order: list[int], report: Progress) -> list[EntryText]:
+def _learn(tx: Tx, engine: Engine, order: list[int], report: Progress, ahead: _Ahead) -> list[EntryText]:
     """Count every entry's lines into its feed's boilerplate, as the live runs would have (the
-    counts are sums, so a feed's entries of a batch are counted together: one array update).
-    Returns the texts of the first batch, which the workers start on."""
+    counts are sums, so a feed's entries of a batch are counted together, in any order: one
+    array update). The workers count a batch while the next one is read. Returns the texts of
+    the first batch, which the workers start on next."""
     first: list[EntryText] = []
+    counting: _Tally | None = None
     for start in range(0, len(order), BATCH):
-        by_feed: dict[int, tuple[list[str], list[str]]] = {}
         stored = entry_repo.texts(tx, order[start : start + BATCH])
         first = first or stored
-        for t in stored:
-            texts, titles = by_feed.setdefault(t.feed_id, ([], []))
-            texts.append(t.text)
-            titles.append(t.title)
-        for feed_id, (texts, titles) in by_feed.items():
-            engine.boilerplate.observe(feed_id, texts, titles)
-        report("learning", min(start + BATCH, len(order)), len(order))
+        if counting is not None:
+            counting.add_to(engine.boilerplate)
+            report("learning", start, len(order))
+        counting = ahead.tally(stored)
+    if counting is not None:
+        counting.add_to(engine.boilerplate)
+        report("learning", len(order), len(order))
     return first
 
 
@@ -184,6 +191,24 @@ def _identity(known: entry_repo.IdentityKeys, entry: StoredEntry) -> tuple[Match
     return None
 
 
+class _Tally:
+    """The line counts of a batch of texts, being made by the workers (or made here)."""
+
+    def __init__(self, parts: list[tuple[list[Observed], Future[Counted] | None]]) -> None:
+        self.parts = parts
+
+    def add_to(self, boilerplate: Boilerplate) -> None:
+        for entries, future in self.parts:
+            counted: Counted | None = None
+            if future is not None:
+                try:
+                    counted = future.result()
+                except Exception as exc:  # any failure: counted here, with the same result
+                    log.warning("counting %d entries' lines failed (%s); counted here", len(entries), exc)
+            for feed_id, (delta, docs) in (counted if counted is not None else tally(entries)).items():
+                boilerplate.count(feed_id, delta, docs)
+
+
 class _Ahead:
     """The prework and headlines of the next batch, made in worker processes while this one is
     placed.
@@ -226,6 +251,25 @@ class _Ahead:
                 self._pool = None
                 return
             self._pending.append(([t.entry_id for t in part], future))
+
+    def tally(self, texts: Sequence[EntryText]) -> _Tally:
+        """Send these entries' lines to the workers to be keyed and counted (``boilerplate.tally``)."""
+        entries = [(t.feed_id, t.text, t.title) for t in texts]
+        if self._pool is None or not entries:
+            return _Tally([(entries, None)])
+        size = -(-len(entries) // self.workers)
+        parts: list[tuple[list[Observed], Future[Counted] | None]] = []
+        for at in range(0, len(entries), size):
+            part = entries[at : at + size]
+            try:
+                parts.append((part, self._pool.submit(tally, part)))
+            except (RuntimeError, OSError) as exc:  # broken, or no process could start
+                log.warning("learning without worker processes: %s", exc)
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+                parts.append((entries[at:], None))
+                break
+        return _Tally(parts)
 
     def take(self) -> dict[int, Work]:
         """The work sent by the last ``start``, by entry."""

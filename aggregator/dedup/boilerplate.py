@@ -77,6 +77,25 @@ class _Counts:
         return dict(zip(self.keys.tolist(), self.counts.tolist(), strict=True))
 
 
+def observed(text: str, title: str = "") -> set[int]:
+    """The keys ``Boilerplate.observe`` counts for one entry: its lines' and its title's affixes'."""
+    keys = {line_key(ln) for ln in text.split("\n") if 0 < len(ln.strip()) <= MAX_LINE}
+    keys.update(affix_key(a.text) for a in affixes(title))
+    return keys
+
+
+def tally(entries: Iterable[tuple[int, str, str]]) -> dict[int, tuple[dict[int, int], int]]:
+    """Per feed, the count changes ``observe`` makes for these (feed id, text, title) entries
+    and how many there are: what ``Boilerplate.count`` adds. Pure, so a worker process can do
+    the hashing of a learning pass (``dedup rebuild``) while its owner reads the next texts."""
+    out: dict[int, tuple[Counter[int], list[int]]] = {}
+    for feed_id, text, title in entries:
+        delta, docs = out.setdefault(feed_id, (Counter(), [0]))
+        delta.update(observed(text, title))
+        docs[0] += 1
+    return {f: (dict(delta), docs[0]) for f, (delta, docs) in out.items()}
+
+
 class Boilerplate:
     """Per-feed line counts; ``observe`` new entries, ask ``is_boilerplate``."""
 
@@ -92,16 +111,20 @@ class Boilerplate:
         """Count the lines of new entries, and the affixes their titles may carry (``titles``,
         one per text when given); returns the count changes (for the store)."""
         delta: Counter[int] = Counter()
+        docs = 0
         for text, title in itertools.zip_longest(texts, titles, fillvalue=""):
-            keys = {line_key(ln) for ln in text.split("\n") if 0 < len(ln.strip()) <= MAX_LINE}
-            keys.update(affix_key(a.text) for a in affixes(title))
-            delta.update(keys)
-            self._docs[feed_id] += 1
+            delta.update(observed(text, title))
+            docs += 1
+        self.count(feed_id, delta, docs)
+        return dict(delta)
+
+    def count(self, feed_id: int, delta: Mapping[int, int], docs: int) -> None:
+        """Add the count changes of ``docs`` entries observed elsewhere (``tally``)."""
+        self._docs[feed_id] += docs
         counts = self._counts.get(feed_id)
         if counts is None:
             counts = self._counts[feed_id] = _Counts({})
         counts.add(delta)
-        return dict(delta)
 
     def revert(self, feed_id: int, delta: Mapping[int, int], docs: int) -> None:
         """Undo an ``observe`` whose entries were never stored (their transaction failed)."""
