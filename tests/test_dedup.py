@@ -537,3 +537,25 @@ def test_capitalised_words_are_found_as_the_plain_pattern_finds_them(body: str) 
     assert [(m.start(), m.group()) for m in _CAPITALISED.finditer(body)] == [
         (m.start(), m.group()) for m in plain.finditer(body)
     ]
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_sorted_set_helpers_agree_with_numpy(dtype: type) -> None:
+    """``arrays.unique`` and ``unique_counts`` give ``np.unique``'s values (and counts) for the
+    hash sets and index words they stand in for: empty, single, all-equal and repeating arrays."""
+    from aggregator.dedup.arrays import unique, unique_counts
+
+    rng = np.random.default_rng(7)
+    info = np.iinfo(dtype)
+    cases: list[np.ndarray] = [np.empty(0, dtype=dtype), np.array([5], dtype=dtype)]
+    cases.append(np.full(9, 3, dtype=dtype))
+    for size in (2, 60, 400, 5000):
+        a = rng.integers(info.min, info.max, size=size, dtype=dtype, endpoint=True)
+        a[rng.integers(0, size, size=size // 3)] = a[0]  # repeats
+        cases.append(a)
+    for a in cases:
+        want, counts = np.unique(a, return_counts=True)
+        got = unique(a)
+        assert got.dtype == a.dtype and np.array_equal(got, want)
+        values, n = unique_counts(a)
+        assert np.array_equal(values, want) and np.array_equal(n, counts)

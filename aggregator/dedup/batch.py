@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from aggregator.dedup.arrays import unique
 from aggregator.dedup.engine import TITLE_BUCKET, Decision, DedupDoc, Engine
 from aggregator.dedup.index import MAX_BUCKET
 from aggregator.dedup.prework import Prework, source_key
@@ -140,7 +141,7 @@ class Prepared:
         others[order] = np.repeat(sizes - 1, sizes)
         members = order // bands  # position of the entry behind each sorted key
         pairs: list[np.ndarray] = []
-        for size in np.unique(sizes[(sizes > 1) & (sizes <= MAX_BUCKET)]).tolist():
+        for size in unique(sizes[(sizes > 1) & (sizes <= MAX_BUCKET)]).tolist():
             at = starts[sizes == size]
             group = np.sort(members[at[:, None] + np.arange(size)], axis=1)  # buckets x size
             first, second = np.triu_indices(size, 1)
@@ -148,8 +149,8 @@ class Prepared:
         if not pairs:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, others.reshape(keys.shape)
-        unique = np.unique(np.concatenate(pairs))
-        return unique >> 32, unique & 0xFFFF_FFFF, others.reshape(keys.shape)
+        found = unique(np.concatenate(pairs))
+        return found >> 32, found & 0xFFFF_FFFF, others.reshape(keys.shape)
 
     def _rank(self, pos: np.ndarray, found: np.ndarray) -> dict[int, list[tuple[int, float]]]:
         """Per position in the batch: plausible candidate rows, best estimate first.
@@ -206,7 +207,7 @@ class Prepared:
         asking = thin.copy()
         if (~thin).any():
             hit, _, _ = e.title_pairs(rows[~thin], thin_only=True)
-            asking[np.flatnonzero(~thin)[np.unique(hit)]] = True
+            asking[np.flatnonzero(~thin)[unique(hit)]] = True
         if asking.any():
             pos, found, shared = e.title_pairs(rows[asking])
             at = np.flatnonzero(asking)

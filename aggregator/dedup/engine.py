@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from aggregator.dedup.arrays import unique_counts
 from aggregator.dedup.boilerplate import Boilerplate
 from aggregator.dedup.index import BandIndex, Levels, words_of
 from aggregator.dedup.rows import Rows
@@ -303,7 +304,7 @@ class Engine:
         found = found_words.astype(np.int64)
         pos = owner_of_key[owner]
         alive = self.rows.alive[found]
-        pairs, shared = np.unique((pos[alive] << 32) | found[alive], return_counts=True)
+        pairs, shared = unique_counts((pos[alive] << 32) | found[alive])
         keep = shared >= MIN_SHARED
         return pairs[keep] >> 32, pairs[keep] & 0xFFFF_FFFF, shared[keep]
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aggregator.dedup.arrays import unique
+
 _BAND_BITS = 7  # up to 128 bands
 _HASH_BITS = 32 - _BAND_BITS
 _ROW_BITS = np.uint64(32)
@@ -239,7 +241,7 @@ class BandIndex:
             bucket += extra.ravel()
         small = bucket[owner] <= MAX_BUCKET
         per_query = q.shape[-1] if q.ndim > 1 else flat.size
-        pairs = np.unique(((owner[small] // per_query).astype(np.uint64) << _ROW_BITS) | rows[small])
+        pairs = unique(((owner[small] // per_query).astype(np.uint64) << _ROW_BITS) | rows[small])
         return (pairs >> _ROW_BITS).astype(np.int64), (pairs & _ROW_MASK).astype(np.int64)
 
     def __len__(self) -> int:

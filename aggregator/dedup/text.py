@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import xxhash
 
+from aggregator.dedup.arrays import unique
 from aggregator.normalise.credits import ATTRIBUTION, BARE_DOMAIN
 
 # Lines that are navigation or furniture, not article text (matched on the casefolded line).
@@ -321,7 +322,7 @@ class Features:
 
 
 def _hashed(words: Iterable[bytes]) -> HashSet:
-    return np.unique(hashes_of(list(words)))
+    return unique(hashes_of(list(words)))
 
 
 _TRIGRAM_MIX = (np.int64(0x9E3779B97F4A7C15 - (1 << 64)), np.int64(0xC2B2AE3D27D4EB4F - (1 << 64)))
@@ -366,9 +367,9 @@ def _detail(c: Cleaned) -> Detail:
     return Detail(
         numbers=hash_set(figures),
         names=hash_set(fold(" ".join(names)).split()),
-        trigrams=np.unique(trigrams),
+        trigrams=unique(trigrams),
         title_set=hash_set(t for t in title_words if len(t) >= MIN_CONTENT_LEN or not t.isalpha()),
         title_names=hash_set(w for w in title_words if w in capitalised and len(w) >= 3),
-        words=np.union1d(hashes, hash_set(title_words)),
+        words=unique(np.concatenate([hashes, hash_set(title_words)])),
         filed=dateline_day(c.dateline),
     )
