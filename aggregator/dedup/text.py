@@ -300,8 +300,8 @@ class Features:
 
     def __init__(self, c: Cleaned) -> None:
         kinds = c.content
-        self.token_set: HashSet = _hashed(t for t, content in kinds.items() if content)  # content words
-        self.lead_set: HashSet = _hashed(filter(kinds.__getitem__, c.words[:LEAD_TOKENS]))  # of the opening
+        self.token_set: HashSet = _hashed([t for t, content in kinds.items() if content])  # content words
+        self.lead_set: HashSet = _hashed([t for t in c.words[:LEAD_TOKENS] if kinds[t]])  # of the opening
         self._cleaned: Cleaned | None = c
         self._detail: Detail | None = None
 
@@ -321,8 +321,8 @@ class Features:
         return self._detail
 
 
-def _hashed(words: Iterable[bytes]) -> HashSet:
-    return unique(hashes_of(list(words)))
+def _hashed(words: list[bytes]) -> HashSet:
+    return unique(hashes_of(words))
 
 
 _TRIGRAM_MIX = (np.int64(0x9E3779B97F4A7C15 - (1 << 64)), np.int64(0xC2B2AE3D27D4EB4F - (1 << 64)))
