@@ -524,6 +524,39 @@ def test_boilerplate_counts_kept_as_arrays_match_a_counter() -> None:
     assert _Counts(dict(ref)).as_dict() == dict(ref)
 
 
+def test_line_counts_made_apart_add_up_to_observing_and_survive_a_failed_worker() -> None:
+    """``dedup rebuild`` has its workers count a batch's lines (``tally``) and adds the counts
+    here (``Boilerplate.count``): the same counts and entries as observing the entries here,
+    split in any way, and a part whose worker failed is counted here instead."""
+    from concurrent.futures import Future
+
+    from aggregator.cluster.rebuild import Counted, _Tally
+    from aggregator.dedup.boilerplate import tally
+
+    footer = "Redaksi Contoh Media menerima tulisan pembaca pada setiap hari kerja"
+    entries = [(d.feed_id, f"{d.text}\n{footer}", f"{d.title} | Harian Contoh") for d in docs()]
+    entries += [
+        (1, f"Berita nomor {i} hari ini\n{footer}", f"Berita {i} | Harian Contoh")
+        for i in range(2 * MIN_DOCS)
+    ]
+    observed = Boilerplate()
+    for feed_id in sorted({f for f, _, _ in entries}):
+        observed.observe(
+            feed_id, [t for f, t, _ in entries if f == feed_id], [h for f, _, h in entries if f == feed_id]
+        )
+    failed: Future[Counted] = Future()
+    failed.set_exception(OSError("worker gone"))
+    made: Future[Counted] = Future()
+    made.set_result(tally(entries[1::2]))
+    counted = Boilerplate()
+    _Tally([(entries[::2], failed), (entries[1::2], made)]).add_to(counted)
+    assert counted.snapshot() == observed.snapshot() and counted.snapshot()
+    for feed_id in {f for f, _, _ in entries}:
+        assert counted.docs(feed_id) == observed.docs(feed_id) > 0
+        assert counted.learned(feed_id) == observed.learned(feed_id)
+    assert any(counted.is_boilerplate(f, footer) for f, _, _ in entries)  # learned, not only counted
+
+
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list('aZ É-_.!?:"“ \n\t1ÄжЖ')), max_size=40))
 def test_capitalised_words_are_found_as_the_plain_pattern_finds_them(body: str) -> None:
