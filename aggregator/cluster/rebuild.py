@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aggregator.cluster.elect import reelect
 from aggregator.cluster.state import doc_of, signature_record
@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
 Observed = tuple[int, str, str]  # an entry's feed id, text and title, for the learning pass
 Counted = dict[int, tuple[dict[int, int], int]]  # per feed: count changes, entries (``tally``)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 log = logging.getLogger("aggregator.rebuild")
 
@@ -194,7 +197,7 @@ def _identity(known: entry_repo.IdentityKeys, entry: StoredEntry) -> tuple[Match
 class _Tally:
     """The line counts of a batch of texts, being made by the workers (or made here)."""
 
-    def __init__(self, parts: list[tuple[list[Observed], Future[Counted] | None]]) -> None:
+    def __init__(self, parts: list[tuple[Sequence[Observed], Future[Counted] | None]]) -> None:
         self.parts = parts
 
     def add_to(self, boilerplate: Boilerplate) -> None:
@@ -236,40 +239,41 @@ class _Ahead:
         """Send these entries to the workers (the engine's boilerplate is learned)."""
         from aggregator.dedup.prework import prework_and_headlines
 
-        if self._pool is None or not texts:
-            return
-        size = -(-len(texts) // self.workers)  # a chunk per worker
-        for at in range(0, len(texts), size):
-            part = texts[at : at + size]
+        for part in self._parts(texts):
             items = [(t.title, t.text, t.url) for t in part]
             drop = [self._learned_of(t.feed_id) for t in part]
-            try:
-                future = self._pool.submit(prework_and_headlines, items, drop)
-            except (RuntimeError, OSError) as exc:  # broken, or no process could start
-                log.warning("placing without worker processes: %s", exc)
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
+            future = self._submit("placing", prework_and_headlines, items, drop)
+            if future is None:
                 return
             self._pending.append(([t.entry_id for t in part], future))
 
     def tally(self, texts: Sequence[EntryText]) -> _Tally:
-        """Send these entries' lines to the workers to be keyed and counted (``boilerplate.tally``)."""
+        """Send these entries' lines to the workers to be keyed and counted (``boilerplate.tally``);
+        parts no worker took are counted here."""
         entries = [(t.feed_id, t.text, t.title) for t in texts]
-        if self._pool is None or not entries:
+        if self._pool is None:
             return _Tally([(entries, None)])
-        size = -(-len(entries) // self.workers)
-        parts: list[tuple[list[Observed], Future[Counted] | None]] = []
-        for at in range(0, len(entries), size):
-            part = entries[at : at + size]
-            try:
-                parts.append((part, self._pool.submit(tally, part)))
-            except (RuntimeError, OSError) as exc:  # broken, or no process could start
-                log.warning("learning without worker processes: %s", exc)
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
-                parts.append((entries[at:], None))
-                break
-        return _Tally(parts)
+        return _Tally([(part, self._submit("learning", tally, part)) for part in self._parts(entries)])
+
+    def _parts(self, items: Sequence[T]) -> list[Sequence[T]]:
+        """``items`` in one part per worker (none without workers)."""
+        if self._pool is None or not items:
+            return []
+        size = -(-len(items) // self.workers)
+        return [items[at : at + size] for at in range(0, len(items), size)]
+
+    def _submit(self, doing: str, fn: Callable[..., R], *args: Any) -> Future[R] | None:
+        """``fn(*args)`` sent to a worker; None once the pool is broken (or no process could
+        start), which is then let go: the rest of the work is done here."""
+        if self._pool is None:
+            return None
+        try:
+            return self._pool.submit(fn, *args)
+        except (RuntimeError, OSError) as exc:
+            log.warning("%s without worker processes: %s", doing, exc)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            return None
 
     def take(self) -> dict[int, Work]:
         """The work sent by the last ``start``, by entry."""

@@ -95,14 +95,18 @@ def _missing_from(a: HashSet, b: HashSet) -> bool:
     return bool(a.size) and not bool(_found(a, b).all())
 
 
+def _shares(small: Features, large: Features) -> tuple[float, float]:
+    """(containment, lead): the smaller entry's content words found in the larger one's, and in
+    its opening words."""
+    return _share(small.token_set, large.token_set), _share(small.token_set, large.lead_set)
+
+
 def signals(a: Features, b: Features, shares: tuple[float, float] | None = None) -> dict[str, float]:
     """Every signal between ``a`` and ``b``; ``shares``: their (containment, lead) when known."""
     small, large = (a, b) if a.token_set.size <= b.token_set.size else (b, a)
     sd, ld, ad, bd = small.detail, large.detail, a.detail, b.detail
     title_common = _common(ad.title_set, bd.title_set)
-    if shares is None:
-        shares = (_share(small.token_set, large.token_set), _share(small.token_set, large.lead_set))
-    containment, lead = shares
+    containment, lead = _shares(small, large) if shares is None else shares
     detail = {
         "containment": containment,
         "lead": lead,
@@ -129,7 +133,7 @@ def signals(a: Features, b: Features, shares: tuple[float, float] | None = None)
 
 def verify(a: Features, b: Features) -> Verdict:
     small, large = (a, b) if a.token_set.size <= b.token_set.size else (b, a)
-    shares = (_share(small.token_set, large.token_set), _share(small.token_set, large.lead_set))
+    shares = _shares(small, large)
     quick = max(shares)
     if quick < DISSIMILAR:  # most candidates: not worth the other signals
         return Verdict(False, quick, "dissimilar", {"containment": quick})
