@@ -7,12 +7,29 @@ depends only on its input to other cores.
 
 from __future__ import annotations
 
-import multiprocessing
+import gc
 import os
-from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 ORPHAN_CHECK_SECONDS = 2.0
 NICENESS = 10  # workers yield the CPU to the process that owns them (see _start)
+# The cycle collector's thresholds (Python's default: 700, 10, 10); see ``collect_less``.
+COLLECT_EVERY = (10_000, 10, 10)
+
+
+def collect_less() -> None:
+    """Run Python's cycle collector about 14 times less often, in every process of ours.
+
+    Our work allocates containers by the million (parsed entries, text features, SQL rows)
+    that die by reference counting and almost never form cycles, yet by default each 700 of
+    them trigger a young-generation pass and every 100 passes a pass over every object alive:
+    9 % of ``dedup rebuild``'s main process (0.54 s of 6 s on 10,000 entries) and 4 to 6 % of
+    a round's and of a parser's CPU. Cycles are still collected, after 10,000 allocations
+    instead of 700; the older generations keep their default ratios."""
+    gc.set_threshold(*COLLECT_EVERY)
 
 
 def default_workers() -> int:
@@ -29,6 +46,7 @@ def _start(owner: int, preload: tuple[str, ...]) -> None:
     import threading
     import time
 
+    collect_less()
     for name in preload:
         importlib.import_module(name)
 
@@ -56,6 +74,9 @@ def process_pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExec
     fork server imports ``preload`` once when it starts (it is started by the first pool of the
     process, and serves every later one, such as the pool that replaces one killed for a runaway
     document), so each worker forks with those modules loaded instead of importing them again."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     ctx = multiprocessing.get_context("forkserver")
     if preload:  # "__main__" first: the fork server's own default, so workers need not run it
         ctx.set_forkserver_preload(["__main__", *preload])
