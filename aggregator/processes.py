@@ -76,8 +76,13 @@ def process_pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExec
     document), so each worker forks with those modules loaded instead of importing them again."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import forkserver
 
     ctx = multiprocessing.get_context("forkserver")
     if preload:  # "__main__" first: the fork server's own default, so workers need not run it
         ctx.set_forkserver_preload(["__main__", *preload])
+    # The pool forks its workers on the first submit, and that call waits until the fork server
+    # has imported ``preload`` (0.2 s with NumPy): started now, it imports while the caller
+    # goes on (``dedup rebuild`` reads the database meanwhile).
+    forkserver.ensure_running()
     return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start, initargs=(os.getpid(), preload))
