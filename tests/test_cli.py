@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,9 @@ def test_feed_order_does_not_change_stories(server: LocalServer, tmp_path: Path)
     assert partition(export_json(ca)) == partition(export_json(cb))
 
 
-def test_rebuild_is_deterministic_and_explain_works(server: LocalServer, tmp_path: Path) -> None:
+def test_rebuild_is_deterministic_and_explain_works(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     config = write_config(tmp_path, serve_fixture(server))
     assert cli(config, "poll").exit_code == 0
     before = partition(export_json(config))
@@ -142,6 +145,14 @@ def test_rebuild_is_deterministic_and_explain_works(server: LocalServer, tmp_pat
         assert learned() == polled
         rebuild(database, dedup_settings(settings), utcnow(), workers=0)
         assert learned() == polled
+        # Many batches: the workers count and sign two batches ahead of the one placed.
+        monkeypatch.setattr("aggregator.cluster.rebuild.BATCH", 4)
+        with caplog.at_level(logging.INFO, logger="aggregator.rebuild"):
+            rebuild(database, dedup_settings(settings), utcnow(), workers=2)
+        n = len(FIXTURE["entries"])
+        assert f"{n} of {n} entries cleaned and signed ahead by worker processes" in caplog.text
+        assert learned() == polled
+        assert partition(export_json(config)) == before
     finally:
         database.close()
     assert partition(export_json(config)) == before

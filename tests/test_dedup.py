@@ -557,6 +557,32 @@ def test_line_counts_made_apart_add_up_to_observing_and_survive_a_failed_worker(
     assert any(counted.is_boilerplate(f, footer) for f, _, _ in entries)  # learned, not only counted
 
 
+def test_rebuild_takes_each_batch_of_prework_in_the_order_it_was_sent() -> None:
+    """``dedup rebuild``'s workers make the prework of two batches ahead of the one placed: each
+    ``take`` hands back the oldest batch sent, the work of exactly its entries, from their texts."""
+    from aggregator.cluster.rebuild import AHEAD, _Ahead
+    from aggregator.dedup.prework import source_key
+    from aggregator.store.values import EntryText
+
+    texts = [EntryText(d.entry_id, d.feed_id, d.title, d.text, d.time, None) for d in docs()]
+    batches = [texts[at : at + 4] for at in range(0, len(texts), 4)]
+    assert AHEAD == 2 and len(batches) > AHEAD + 1
+    engine = Engine(DedupSettings())
+    with _Ahead(engine, workers=2) as ahead:
+        for batch in batches[:AHEAD]:
+            ahead.start(batch)
+        for n, batch in enumerate(batches):
+            work = ahead.take()
+            if n + AHEAD < len(batches):
+                ahead.start(batches[n + AHEAD])
+            assert list(work) == [t.entry_id for t in batch]
+            for t in batch:
+                doc = DedupDoc(t.entry_id, t.feed_id, t.title, t.text, t.published)
+                assert work[t.entry_id][0].source == source_key(t.title, t.text)
+                assert work[t.entry_id][1] == engine.headline_of(doc)
+        assert ahead.take() == {}  # nothing left behind
+
+
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list('aZ É-_.!?:"“ \n\t1ÄжЖ')), max_size=40))
 def test_capitalised_words_are_found_as_the_plain_pattern_finds_them(body: str) -> None:

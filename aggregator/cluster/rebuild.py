@@ -11,16 +11,18 @@ stories do not change. The cluster epoch is bumped, so running workers reload th
 Cleaning, signing, the verification features and the headline of an entry depend only on its
 title, text and link and its feed's boilerplate, which is fully learned before placing starts:
 worker processes make that work (``dedup.prework``, given each feed's learned lines and title
-affixes) for the next batch while this process places the current one, so both cores work and
-the placing side mostly verifies and writes. The learning pass before it is spread the same
-way: the workers key and count a batch's lines (``boilerplate.tally``) while this process reads
-the next batch's texts.
+affixes) for the next two batches while this process places the current one, so both cores
+work and the placing side mostly verifies and writes (two batches ahead, the workers always
+have work queued: they never wait for the placing side to finish a batch). The learning pass
+before it is spread the same way: the workers key and count two batches' lines
+(``boilerplate.tally``) while this process reads the next batch's texts.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
@@ -56,6 +58,7 @@ R = TypeVar("R")
 log = logging.getLogger("aggregator.rebuild")
 
 BATCH = 1000  # entries placed per transaction
+AHEAD = 2  # batches whose prework the workers make while one is placed
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -81,17 +84,17 @@ def rebuild(
             dedup_repo.forget_learning(tx)
             first = _learn(tx, engine, order, report, ahead)
             batches = [order[start : start + BATCH] for start in range(0, len(order), BATCH)]
-            # The learning is finished: the workers start on the first batch (and their
-            # processes start) while the counts are written.
-            ahead.start(first)
-            for feed_id, counts in engine.boilerplate.snapshot().items():
-                dedup_repo.add_boilerplate(tx, feed_id, counts, 0, now)
-            dedup_repo.set_boilerplate_docs(tx, {f: engine.boilerplate.docs(f) for f in feeds})
+            # The learning is finished: the workers start on the first batches while the counts
+            # are written.
+            for texts in first:
+                ahead.start(texts)
+            docs = {f: engine.boilerplate.docs(f) for f in feeds}
+            dedup_repo.store_learning(tx, engine.boilerplate.snapshot(), docs, now)
         for n, chunk in enumerate(batches):
             work = ahead.take()
-            if n + 1 < len(batches):
+            if n + AHEAD < len(batches):
                 with database.reading("reading texts to sign") as tx:
-                    ahead.start(entry_repo.texts(tx, batches[n + 1]))
+                    ahead.start(entry_repo.texts(tx, batches[n + AHEAD]))
             with database.transaction("rebuilding stories") as tx:
                 database.lock_clustering(tx)
                 batch = entry_repo.get_entries(tx, chunk)
@@ -101,29 +104,33 @@ def rebuild(
                 if story < 0:
                     known[key] = (entry_id, mapping[story])
             report("placing", min((n + 1) * BATCH, len(order)), len(order))
+    # Work the engine had to do itself (a worker failed, or there are none) shows here.
+    ahead_n = engine.stats["prework_used"]
+    log.info("%d of %d entries cleaned and signed ahead by worker processes", ahead_n, len(order))
     with database.transaction("finishing the rebuild") as tx:
         bump(tx, "cluster_epoch")
         bump(tx)
         return len(order), story_repo.counts(tx)["stories"]
 
 
-def _learn(tx: Tx, engine: Engine, order: list[int], report: Progress, ahead: _Ahead) -> list[EntryText]:
+def _learn(
+    tx: Tx, engine: Engine, order: list[int], report: Progress, ahead: _Ahead
+) -> list[list[EntryText]]:
     """Count every entry's lines into its feed's boilerplate, as the live runs would have (the
     counts are sums, so a feed's entries of a batch are counted together, in any order: one
-    array update). The workers count a batch while the next one is read. Returns the texts of
-    the first batch, which the workers start on next."""
-    first: list[EntryText] = []
-    counting: _Tally | None = None
+    array update). The workers count two batches while the next one is read. Returns the
+    texts of the first ``AHEAD`` batches, which the workers start on next."""
+    first: list[list[EntryText]] = []
+    counting: deque[tuple[int, _Tally]] = deque()  # batches being counted: (last entry's place, counts)
     for start in range(0, len(order), BATCH):
         stored = entry_repo.texts(tx, order[start : start + BATCH])
-        first = first or stored
-        if counting is not None:
-            counting.add_to(engine.boilerplate)
-            report("learning", start, len(order))
-        counting = ahead.tally(stored)
-    if counting is not None:
-        counting.add_to(engine.boilerplate)
-        report("learning", len(order), len(order))
+        if len(first) < AHEAD:
+            first.append(stored)
+        counting.append((min(start + BATCH, len(order)), ahead.tally(stored)))
+        while counting and (len(counting) > AHEAD or start + BATCH >= len(order)):
+            done, counts = counting.popleft()
+            counts.add_to(engine.boilerplate)
+            report("learning", done, len(order))
     return first
 
 
@@ -223,7 +230,8 @@ class _Ahead:
         self.engine = engine
         self.workers = default_workers() if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: list[tuple[list[int], Future[tuple[list[Prework], list[Headline]]]]] = []
+        # per batch sent and not yet taken, oldest first: its parts' entry ids and futures
+        self._pending: deque[list[tuple[list[int], Future[tuple[list[Prework], list[Headline]]]]]] = deque()
         self._learned: dict[int, frozenset[int]] = {}
 
     def __enter__(self) -> _Ahead:
@@ -236,16 +244,19 @@ class _Ahead:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def start(self, texts: Sequence[EntryText]) -> None:
-        """Send these entries to the workers (the engine's boilerplate is learned)."""
+        """Send a batch of entries to the workers, behind those sent before (the engine's
+        boilerplate is learned)."""
         from aggregator.dedup.prework import prework_and_headlines
 
+        sent: list[tuple[list[int], Future[tuple[list[Prework], list[Headline]]]]] = []
+        self._pending.append(sent)
         for part in self._parts(texts):
             items = [(t.title, t.text, t.url) for t in part]
             drop = [self._learned_of(t.feed_id) for t in part]
             future = self._submit("placing", prework_and_headlines, items, drop)
             if future is None:
                 return
-            self._pending.append(([t.entry_id for t in part], future))
+            sent.append(([t.entry_id for t in part], future))
 
     def tally(self, texts: Sequence[EntryText]) -> _Tally:
         """Send these entries' lines to the workers to be keyed and counted (``boilerplate.tally``);
@@ -276,10 +287,9 @@ class _Ahead:
             return None
 
     def take(self) -> dict[int, Work]:
-        """The work sent by the last ``start``, by entry."""
+        """The work of the oldest batch sent by ``start`` and not yet taken, by entry."""
         out: dict[int, Work] = {}
-        pending, self._pending = self._pending, []
-        for ids, future in pending:
+        for ids, future in self._pending.popleft() if self._pending else []:
             try:
                 work, heads = future.result()
                 out.update(zip(ids, zip(work, heads, strict=True), strict=True))

@@ -151,10 +151,25 @@ def forget_learning(tx: Tx) -> None:
     tx.execute(update(feeds).values(boilerplate_docs=0, boilerplate_seq=0))
 
 
-def set_boilerplate_docs(tx: Tx, docs: Mapping[int, int]) -> None:
+def store_learning(
+    tx: Tx, counts: Mapping[int, Mapping[int, int]], docs: Mapping[int, int], now: datetime
+) -> None:
+    """What a rebuild learned from scratch (after ``forget_learning``), in two statements: every
+    feed's line counts, and every feed's entries counted, stamped with one change number (a
+    statement and a change number a feed cost 0.3 s on 200 feeds' 30,000 lines)."""
+    rows = [
+        {"feed_id": feed_id, "line_hash": k, "count": n, "last_seen_at": now}
+        for feed_id, delta in sorted(counts.items())
+        for k, n in sorted(delta.items())
+    ]
+    if rows:
+        tx.execute(_ADD_LINES(tx), rows)
     if docs:
+        seq = bump(tx)
         tx.execute(
-            update(feeds).where(feeds.c.id == bindparam("b_id")).values(boilerplate_docs=bindparam("b_docs")),
+            update(feeds)
+            .where(feeds.c.id == bindparam("b_id"))
+            .values(boilerplate_docs=bindparam("b_docs"), boilerplate_seq=seq),
             [{"b_id": f, "b_docs": n} for f, n in docs.items()],
         )
 
