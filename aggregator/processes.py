@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
 ORPHAN_CHECK_SECONDS = 2.0
+REBUILD_PRELOAD = ("aggregator.dedup.prework",)  # what ``dedup rebuild``'s workers run
 NICENESS = 10  # workers yield the CPU to the process that owns them (see _start)
 # The cycle collector's thresholds (Python's default: 700, 10, 10); see ``collect_less``.
 COLLECT_EVERY = (10_000, 10, 10)
@@ -76,13 +77,24 @@ def process_pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExec
     document), so each worker forks with those modules loaded instead of importing them again."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+
+    start_fork_server(preload)
+    ctx = multiprocessing.get_context("forkserver")
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start, initargs=(os.getpid(), preload))
+
+
+def start_fork_server(preload: tuple[str, ...] = ()) -> None:
+    """Start the fork server this process's pools fork their workers from, importing
+    ``preload``, and return at once.
+
+    A pool forks its workers on its first submit, and that call waits until the fork server has
+    imported ``preload`` (0.2 s with NumPy). Started early (``dedup rebuild`` starts it before
+    its own imports, a pool when it is made), the server imports on another core while this
+    process goes on. The first call decides what the server imports; later ones change nothing
+    while it runs."""
+    import multiprocessing
     from multiprocessing import forkserver
 
-    ctx = multiprocessing.get_context("forkserver")
     if preload:  # "__main__" first: the fork server's own default, so workers need not run it
-        ctx.set_forkserver_preload(["__main__", *preload])
-    # The pool forks its workers on the first submit, and that call waits until the fork server
-    # has imported ``preload`` (0.2 s with NumPy): started now, it imports while the caller
-    # goes on (``dedup rebuild`` reads the database meanwhile).
+        multiprocessing.get_context("forkserver").set_forkserver_preload(["__main__", *preload])
     forkserver.ensure_running()
-    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start, initargs=(os.getpid(), preload))

@@ -34,7 +34,7 @@ from aggregator.cluster.state import doc_of, signature_record
 from aggregator.dedup import DedupDoc, DedupSettings, Engine, Placing
 from aggregator.dedup.boilerplate import Boilerplate, tally
 from aggregator.models import MatchKind
-from aggregator.processes import default_workers, process_pool
+from aggregator.processes import REBUILD_PRELOAD, default_workers, process_pool
 from aggregator.store import Database, Tx
 from aggregator.store import dedup as dedup_repo
 from aggregator.store import entries as entry_repo
@@ -236,7 +236,7 @@ class _Ahead:
 
     def __enter__(self) -> _Ahead:
         if self.workers > 0:  # its processes start on the first submit
-            self._pool = process_pool(self.workers, ("aggregator.dedup.prework",))
+            self._pool = process_pool(self.workers, REBUILD_PRELOAD)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -98,6 +98,9 @@ def rebuild() -> None:
 
       aggregator dedup rebuild
     """
+    from aggregator.processes import REBUILD_PRELOAD, start_fork_server
+
+    start_fork_server(REBUILD_PRELOAD)  # the workers' imports, on another core, during ours
     from aggregator.clock import utcnow
     from aggregator.cluster.rebuild import rebuild as rebuild_all
     from aggregator.wiring import dedup_settings, open_database
