@@ -8,10 +8,8 @@ failure, 2 usage error, 3 configuration error, 4 database error, 5 output could 
 from __future__ import annotations
 
 from aggregator.commands import app
-from aggregator.processes import collect_less
 
 
 def main() -> None:
     """Entry point of the ``aggregator`` command and of ``python -m aggregator``."""
-    collect_less()
     app()

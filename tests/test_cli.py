@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections import defaultdict
@@ -124,6 +125,7 @@ def test_rebuild_is_deterministic_and_explain_works(
     from aggregator.clock import utcnow
     from aggregator.cluster.rebuild import rebuild
     from aggregator.config import load_config
+    from aggregator.processes import COLLECT_EVERY
     from aggregator.store.schema import boilerplate, feeds
     from aggregator.wiring import dedup_settings, open_database
 
@@ -143,7 +145,13 @@ def test_rebuild_is_deterministic_and_explain_works(
         assert result.exit_code == 0, result.output
         assert partition(export_json(config)) == before
         assert learned() == polled
-        rebuild(database, dedup_settings(settings), utcnow(), workers=0)
+        # The rebuild runs with the cycle collector's thresholds raised, and restores them.
+        thresholds = set()
+        default = gc.get_threshold()
+        rebuild(
+            database, dedup_settings(settings), utcnow(), lambda *_: thresholds.add(gc.get_threshold()), 0
+        )
+        assert thresholds == {COLLECT_EVERY} and gc.get_threshold() == default != COLLECT_EVERY
         assert learned() == polled
         # Many batches: the workers count and sign two batches ahead of the one placed.
         monkeypatch.setattr("aggregator.cluster.rebuild.BATCH", 4)

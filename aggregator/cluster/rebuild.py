@@ -34,7 +34,7 @@ from aggregator.cluster.state import doc_of, signature_record
 from aggregator.dedup import DedupDoc, DedupSettings, Engine, Placing
 from aggregator.dedup.boilerplate import Boilerplate, tally
 from aggregator.models import MatchKind
-from aggregator.processes import REBUILD_PRELOAD, default_workers, process_pool
+from aggregator.processes import REBUILD_PRELOAD, collecting_less, default_workers, process_pool
 from aggregator.store import Database, Tx
 from aggregator.store import dedup as dedup_repo
 from aggregator.store import entries as entry_repo
@@ -71,8 +71,15 @@ def rebuild(
     workers: int | None = None,
 ) -> tuple[int, int]:
     """Re-form every story; returns (entries placed, stories). ``workers``: processes making
-    the entries' prework (None: one per core; 0: all of it here)."""
-    report = progress or (lambda phase, done, total: None)
+    the entries' prework (None: one per core; 0: all of it here). Runs with the cycle
+    collector's thresholds raised (``collecting_less``)."""
+    with collecting_less():
+        return _rebuild(database, settings, now, progress or (lambda phase, done, total: None), workers)
+
+
+def _rebuild(
+    database: Database, settings: DedupSettings, now: datetime, report: Progress, workers: int | None
+) -> tuple[int, int]:
     engine = Engine(settings)
     known: entry_repo.IdentityKeys = {}
     with _Ahead(engine, workers) as ahead:
