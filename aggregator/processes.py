@@ -34,8 +34,9 @@ def collect_less() -> None:
     10,000 allocations instead of 700; the older generations keep their default ratios.
 
     For the worker processes (set as they start) and ``dedup rebuild`` (``collecting_less``).
-    ``poll`` and the daemon keep Python's defaults: there the collector costs only 2-3 % of the
-    main process, and a long-running service's memory is worth more than that."""
+    ``poll`` and the daemon keep Python's defaults: there these thresholds save only 2-3 % of
+    the main process (its collector costs 4 %), and a long-running service's memory is worth
+    more than that."""
     gc.set_threshold(*COLLECT_EVERY)
 
 
