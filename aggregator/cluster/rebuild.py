@@ -129,15 +129,21 @@ def _learn(
     texts of the first ``AHEAD`` batches, which the workers start on next."""
     first: list[list[EntryText]] = []
     counting: deque[tuple[int, _Tally]] = deque()  # batches being counted: (last entry's place, counts)
+
+    def add_oldest() -> None:
+        done, counts = counting.popleft()
+        counts.add_to(engine.boilerplate)
+        report("learning", done, len(order))
+
     for start in range(0, len(order), BATCH):
         stored = entry_repo.texts(tx, order[start : start + BATCH])
         if len(first) < AHEAD:
             first.append(stored)
         counting.append((min(start + BATCH, len(order)), ahead.tally(stored)))
-        while counting and (len(counting) > AHEAD or start + BATCH >= len(order)):
-            done, counts = counting.popleft()
-            counts.add_to(engine.boilerplate)
-            report("learning", done, len(order))
+        if len(counting) > AHEAD:
+            add_oldest()
+    while counting:
+        add_oldest()
     return first
 
 
@@ -227,8 +233,8 @@ class _Tally:
 
 
 class _Ahead:
-    """The prework and headlines of the next batch, made in worker processes while this one is
-    placed.
+    """Work for worker processes: the line counts of the learning pass (``tally``), then the
+    prework and headlines of the next ``AHEAD`` batches while one is placed.
 
     Best effort: a chunk whose worker failed (or a machine where processes cannot start) is
     simply cleaned and signed by the engine itself, with the same result."""

@@ -104,15 +104,19 @@ def titles_between(tx: Tx, start: datetime, end: datetime) -> list[TitledRecord]
 
 
 # --------------------------------------------------------------------------- boilerplate
+def _line_rows(feed_id: int, delta: Mapping[int, int], now: datetime) -> list[dict[str, Any]]:
+    """A feed's line count changes as rows of ``_ADD_LINES``, in key order."""
+    return [
+        {"feed_id": feed_id, "line_hash": k, "count": n, "last_seen_at": now}
+        for k, n in sorted(delta.items())
+    ]
+
+
 def add_boilerplate(tx: Tx, feed_id: int, delta: Mapping[int, int], docs: int, now: datetime) -> int:
     """Add a run's line counts to a feed's; stamp the feed with a change number (returned), so
     other processes know to reload its counts."""
     if delta:
-        rows = [
-            {"feed_id": feed_id, "line_hash": k, "count": n, "last_seen_at": now}
-            for k, n in sorted(delta.items())
-        ]
-        tx.execute(_ADD_LINES(tx), rows)
+        tx.execute(_ADD_LINES(tx), _line_rows(feed_id, delta, now))
     seq = bump(tx)
     tx.execute(_STAMP_FEED, {"feed": feed_id, "docs": docs, "seq": seq})
     return seq
@@ -157,11 +161,7 @@ def store_learning(
     """What a rebuild learned from scratch (after ``forget_learning``), in two statements: every
     feed's line counts, and every feed's entries counted, stamped with one change number (a
     statement and a change number a feed cost 0.3 s on 200 feeds' 30,000 lines)."""
-    rows = [
-        {"feed_id": feed_id, "line_hash": k, "count": n, "last_seen_at": now}
-        for feed_id, delta in sorted(counts.items())
-        for k, n in sorted(delta.items())
-    ]
+    rows = [row for feed_id, delta in sorted(counts.items()) for row in _line_rows(feed_id, delta, now)]
     if rows:
         tx.execute(_ADD_LINES(tx), rows)
     if docs:
